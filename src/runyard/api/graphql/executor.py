@@ -1,0 +1,117 @@
+"""Load the SDL, bind resolvers and scalars, and execute requests with validation.
+
+Parsed and validated documents are cached by query text: the client sends the same few
+texts over and over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from functools import lru_cache
+from importlib import resources
+from threading import Lock
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
+
+from runyard.api.graphql.context import Context
+from runyard.api.graphql.resolvers import RESOLVERS
+from runyard.api.graphql.scalars import bind_scalars
+from runyard.errors import BadRequest, RunyardError
+
+log = logging.getLogger("runyard.graphql")
+
+_DOCUMENT_CACHE_SIZE = 256
+
+
+def sdl() -> str:
+    return resources.files("runyard.api.graphql").joinpath("schema.graphql").read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> GraphQLSchema:
+    schema = build_schema(sdl())
+    bind_scalars(schema)
+    for path, resolver in RESOLVERS.items():
+        type_name, field_name = path.split(".")
+        graphql_type = schema.type_map.get(type_name)
+        if not isinstance(graphql_type, GraphQLObjectType) or field_name not in graphql_type.fields:
+            raise RuntimeError(f"resolver for {path} has no field in schema.graphql")
+        graphql_type.fields[field_name].resolve = resolver
+    return schema
+
+
+class DocumentCache:
+    def __init__(self, schema: GraphQLSchema, size: int = _DOCUMENT_CACHE_SIZE) -> None:
+        self._schema = schema
+        self._size = size
+        self._docs: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._lock = Lock()
+
+    def get(self, query: str) -> DocumentNode:
+        with self._lock:
+            doc = self._docs.get(query)
+            if doc is not None:
+                self._docs.move_to_end(query)
+                return doc
+        try:
+            doc = parse(query)
+        except GraphQLError as exc:
+            raise InvalidQuery([exc]) from None
+        errors = validate(self._schema, doc)
+        if errors:
+            raise InvalidQuery(errors)
+        with self._lock:
+            self._docs[query] = doc
+            if len(self._docs) > self._size:
+                self._docs.popitem(last=False)
+        return doc
+
+
+class InvalidQuery(BadRequest):
+    def __init__(self, errors: list[GraphQLError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+class GraphQLService:
+    def __init__(self) -> None:
+        self.schema = load_schema()
+        self._documents = DocumentCache(self.schema)
+
+    def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None,
+                context: Context) -> dict[str, Any]:
+        """Run one request (synchronously; call from a worker thread)."""
+        document = self._documents.get(query)
+        result = execute(self.schema, document, variable_values=variables,
+                         operation_name=operation_name or None, context_value=context)
+        if hasattr(result, "__await__"):
+            raise RuntimeError("resolvers must be synchronous")
+        body: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
+        if result.errors:  # type: ignore[union-attr]
+            body["errors"] = [_public_error(e) for e in result.errors]  # type: ignore[union-attr]
+        return body
+
+
+def _public_error(error: GraphQLError) -> dict[str, Any]:
+    """Our own errors keep their message; anything else is logged and hidden."""
+    original = error.original_error
+    if original is None:
+        return error.formatted  # type: ignore[return-value]
+    if isinstance(original, RunyardError) and original.status_code < 500:
+        code, message, status = original.code, original.message, original.status_code
+    else:
+        log.error("resolver failed at %s", error.path, exc_info=original)
+        code, message, status = "internal_error", "internal server error", 500
+    return {"message": message, "path": error.path,
+            "extensions": {"code": code, "status": status}}

@@ -1,0 +1,74 @@
+"""What every HTTP handler needs: the runtime, the caller, a bounded body, the base URL."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+import anyio
+from fastapi import Request
+
+from runyard.auth.keys import key_from_authorization
+from runyard.errors import BadRequest, Forbidden, PayloadTooLarge
+from runyard.runtime import Runtime
+from runyard.stores.metadata.base import UserRecord
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def current_user(request: Request) -> UserRecord:
+    """FastAPI dependency: the authenticated user, or a 401."""
+    runtime = runtime_of(request)
+    key = key_from_authorization(request.headers.get("authorization"))
+    user: UserRecord = await anyio.to_thread.run_sync(runtime.authenticate, key)
+    return user
+
+
+def check_entity_access(user: UserRecord, entity: str) -> None:
+    """A user reads and writes its own entity; admins reach every entity."""
+    if not (user.is_admin or user.entity == entity):
+        raise Forbidden(f"user {user.username!r} has no access to entity {entity!r}")
+
+
+def base_url(request: Request) -> str:
+    configured: str = runtime_of(request).settings.public_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, decompressed; 413 past ``limit`` bytes (before or after gzip)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = decompressor.decompress(body, limit + 1)
+        except (zlib.error, gzip.BadGzipFile):
+            raise BadRequest("request body is not valid gzip") from None
+        if len(body) > limit or decompressor.unconsumed_tail:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    return body
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit)
+    if not body:
+        raise BadRequest("request body is empty; expected JSON")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("request body is not valid JSON") from None

@@ -1,0 +1,35 @@
+"""``POST /files/{entity}/{project}/{run}/file_stream``: history, events, summary, console.
+
+A 4xx here makes the client stop streaming for the rest of the run, so it is returned only
+for requests that are wrong (bad key, no such run, malformed body), never for load.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+
+from runyard.api.http.common import check_entity_access, current_user, read_json, runtime_of
+from runyard.domain.filestream import parse_request
+from runyard.errors import NotFound
+from runyard.stores.metadata.base import UserRecord
+
+router = APIRouter(tags=["wandb-client"])
+
+
+@router.post("/files/{entity}/{project}/{run}/file_stream", include_in_schema=False)
+async def file_stream(entity: str, project: str, run: str, request: Request,
+                      user: UserRecord = Depends(current_user)) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    check_entity_access(user, entity)
+    body = await read_json(request, runtime.settings.max_request_bytes)
+    batch = parse_request(body)
+    record = await anyio.to_thread.run_sync(runtime.store.get_run, entity, project, run)
+    if record is None:
+        raise NotFound(f"run {entity}/{project}/{run} does not exist")
+    updated = await anyio.to_thread.run_sync(runtime.store.apply_stream, record.id, batch,
+                                             time.time())
+    return {"exitcode": None, "limits": {}, "stopped": updated.stop_requested}

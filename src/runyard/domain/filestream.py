@@ -1,0 +1,110 @@
+"""Parse a file_stream request body into a checked StreamBatch (nothing is written here)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from runyard.errors import BadRequest
+from runyard.stores.keys import check_file_name
+from runyard.stores.metadata.base import StreamBatch, StreamLine
+
+HISTORY = "wandb-history.jsonl"
+EVENTS = "wandb-events.jsonl"
+SUMMARY = "wandb-summary.json"
+CONSOLE = "output.log"
+
+
+def parse_request(body: Any) -> StreamBatch:
+    if not isinstance(body, dict):
+        raise BadRequest("file_stream body must be a JSON object")
+    batch = StreamBatch()
+    files = body.get("files") or {}
+    if not isinstance(files, dict):
+        raise BadRequest("'files' must be an object")
+    for fname, chunk in files.items():
+        offset, content = _chunk(fname, chunk)
+        if fname == HISTORY:
+            batch.history = [_stream_line(fname, offset + i, text) for i, text in enumerate(content)]
+        elif fname == EVENTS:
+            batch.events = [_stream_line(fname, offset + i, text) for i, text in enumerate(content)]
+        elif fname == SUMMARY:
+            if content:
+                _json_object(fname, content[-1])
+                batch.summary = content[-1]
+        elif fname == CONSOLE:
+            batch.console = [(offset + i, text) for i, text in enumerate(content)]
+        # Other names (e.g. future streams) are accepted and ignored, never a 4xx:
+        # a 4xx on file_stream stops the client streaming for the rest of the run.
+    uploaded = body.get("uploaded") or []
+    if not isinstance(uploaded, list) or not all(isinstance(u, str) for u in uploaded):
+        raise BadRequest("'uploaded' must be a list of file names")
+    batch.uploaded = [check_file_name(u) for u in uploaded]
+    batch.complete = bool(body.get("complete"))
+    exit_code = body.get("exitcode")
+    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+        raise BadRequest("'exitcode' must be an integer")
+    batch.exit_code = exit_code
+    batch.preempting = bool(body.get("preempting"))
+    return batch
+
+
+def _chunk(fname: str, chunk: Any) -> tuple[int, list[str]]:
+    if not isinstance(chunk, dict):
+        raise BadRequest(f"files[{fname!r}] must be an object with offset and content")
+    offset = chunk.get("offset", 0)
+    content = chunk.get("content", [])
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise BadRequest(f"files[{fname!r}].offset must be a non-negative integer")
+    if not isinstance(content, list) or not all(isinstance(c, str) for c in content):
+        raise BadRequest(f"files[{fname!r}].content must be a list of strings")
+    return offset, content
+
+
+def _json_object(fname: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise BadRequest(f"{fname}: a line is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{fname}: a line is not a JSON object")
+    return value
+
+
+def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
+    row = _json_object(fname, text)
+    step = row.get("_step")
+    runtime = row.get("_runtime")
+    timestamp = row.get("_timestamp")
+    return StreamLine(
+        line_no=line_no,
+        text=text,
+        step=int(step) if _is_number(step) else None,
+        runtime=float(runtime) if _is_number(runtime) else None,
+        timestamp=float(timestamp) if _is_number(timestamp) else None,
+        keys={k: type_name(v) for k, v in row.items()},
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def type_name(value: Any) -> str:
+    """The type names W&B reports in historyKeys typeCounts."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        kind = value.get("_type")
+        return str(kind) if isinstance(kind, str) else "map"
+    return "unknown"

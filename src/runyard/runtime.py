@@ -1,0 +1,171 @@
+"""The running server's parts, wired from settings: stores, queue, signer, background work.
+
+The constructor only chooses adapters; ``start`` does the I/O (directories, database
+connection, migrations, first admin user) in that order, and ``stop`` undoes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from pathlib import Path
+
+import anyio
+
+from runyard import registry
+from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_hint
+from runyard.auth.signing import UrlSigner
+from runyard.errors import ConfigError, Unauthorized
+from runyard.queues.base import ObjectCreated
+from runyard.settings import Settings
+from runyard.stores.metadata.base import UserRecord
+from runyard.stores.metadata.sql import schema
+from runyard.stores.metadata.sql.store import SqlMetadataStore
+
+log = logging.getLogger("runyard")
+
+ADMIN_USERNAME = "admin"
+_AUTH_CACHE_SECONDS = 30.0
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = registry.metadata_store(settings.resolved_database_url)
+        self.blobs = registry.blob_store(settings.resolved_blob_store_url)
+        self.queue = registry.queue(settings.queue_url)
+        self.signer: UrlSigner | None = None
+        self.ready = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._auth_cache: dict[str, tuple[float, UserRecord]] = {}
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def start(self, *, background: bool = True) -> str | None:
+        """Connect and prepare everything. Returns a newly generated admin key, if any."""
+        await anyio.to_thread.run_sync(self._prepare_data_dir)
+        self.signer = UrlSigner(await anyio.to_thread.run_sync(self._signing_secret),
+                                self.settings.signed_url_ttl)
+        await anyio.to_thread.run_sync(self.store.open)
+        await anyio.to_thread.run_sync(self._migrate)
+        new_key = await anyio.to_thread.run_sync(self._bootstrap_admin)
+        await self.blobs.open()
+        await self.queue.open()
+        if background:
+            self._tasks = [
+                asyncio.create_task(self._reap_crashed_runs(), name="runyard-reaper"),
+                asyncio.create_task(self._consume_notifications(), name="runyard-notifications"),
+            ]
+        self.ready = True
+        return new_key
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.queue.close()
+        await self.blobs.close()
+        await anyio.to_thread.run_sync(self.store.close)
+
+    def _prepare_data_dir(self) -> None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _signing_secret(self) -> bytes:
+        if self.settings.secret_key:
+            secret = self.settings.secret_key.encode()
+            if len(secret) < 32:
+                raise ConfigError("RUNYARD_SECRET_KEY must be at least 32 characters")
+            return secret
+        path: Path = self.settings.data_dir / "secret.key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+    def _migrate(self) -> None:
+        if not isinstance(self.store, SqlMetadataStore):
+            return
+        engine = self.store.engine
+        if self.settings.migrate_on_start:
+            schema.upgrade(engine)
+            return
+        current, head = schema.current_revision(engine), schema.head_revision()
+        if current != head:
+            raise ConfigError(
+                f"database schema is at {current or 'nothing'}, this version needs {head}; "
+                "run `runyard db upgrade` first"
+            )
+
+    def _bootstrap_admin(self) -> str | None:
+        """On an empty database, create user ``admin`` with the configured or a new key."""
+        if self.store.count_users() > 0:
+            return None
+        key = self.settings.admin_api_key
+        if key and not is_well_formed(key):
+            raise ConfigError("RUNYARD_ADMIN_API_KEY must be 40+ characters of [A-Za-z0-9_] "
+                              "after an optional 'prefix-'")
+        generated = not key
+        key = key or generate_key()
+        user = self.store.create_user(ADMIN_USERNAME, is_admin=True)
+        self.store.add_api_key(user.id, hash_key(key), key_hint(key))
+        return key if generated else None
+
+    # requests ----------------------------------------------------------------------------
+    def authenticate(self, key: str | None) -> UserRecord:
+        """The user behind an API key; Unauthorized when missing or unknown."""
+        if not key:
+            raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._auth_cache.get(digest)
+        if cached and cached[0] > now:
+            return cached[1]
+        user = self.store.user_for_key(digest)
+        if user is None:
+            raise Unauthorized("invalid API key")
+        if len(self._auth_cache) > 10_000:
+            self._auth_cache.clear()
+        self._auth_cache[digest] = (now + _AUTH_CACHE_SECONDS, user)
+        return user
+
+    def require_signer(self) -> UrlSigner:
+        if self.signer is None:
+            raise RuntimeError("runtime is not started")
+        return self.signer
+
+    # background work ---------------------------------------------------------------------
+    async def _reap_crashed_runs(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reaper_interval)
+            try:
+                cutoff = time.time() - self.settings.run_heartbeat_timeout
+                count = await anyio.to_thread.run_sync(self.store.mark_stale_runs_crashed, cutoff)
+                if count:
+                    log.info("marked %d run(s) crashed: no heartbeat since %.0f s", count,
+                             self.settings.run_heartbeat_timeout)
+            except Exception:
+                log.exception("crash reaper failed; retrying next interval")
+
+    async def _consume_notifications(self) -> None:
+        while True:
+            try:
+                messages = await self.queue.receive(max_messages=50, wait_seconds=5)
+                for message in messages:
+                    await self.handle_object_created(message)
+                    await self.queue.ack(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("notification consumer failed; retrying")
+                await asyncio.sleep(1)
+
+    async def handle_object_created(self, message: ObjectCreated) -> None:
+        """Idempotent: record size and checksum of the blob on its file row."""
+        await anyio.to_thread.run_sync(
+            self.store.file_stored, message.key, message.size, message.md5, time.time())

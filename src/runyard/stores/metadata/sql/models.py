@@ -1,0 +1,167 @@
+"""SQLAlchemy tables of the metadata store. Portable across SQLite, MySQL/MariaDB/Aurora and
+PostgreSQL: no dialect-only SQL; long text maps to LONGTEXT on MySQL; times are epoch seconds
+in double precision.
+
+History is stored one row per logged line (one step): all keys of that step sit in ``data``
+as the exact JSON text the client sent, next to the extracted ``step``, ``runtime`` and
+``timestamp``. A run's history is read back by a range scan on ``(run_id, step)``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Entity(Base):
+    __tablename__ = "entities"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    email: Mapped[str] = mapped_column(String(255), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean(), default=False)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Double())
+    last_used_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("entity_id", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        Index("ix_runs_project_created", "project_id", "created_at"),
+        Index("ix_runs_state_heartbeat", "state", "heartbeat_at"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    notes: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    group_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    job_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tags: Mapped[str] = mapped_column(Text(), default="[]")
+    config: Mapped[str] = mapped_column(LongText, default="{}")
+    summary: Mapped[str] = mapped_column(LongText, default="{}")
+    history_keys: Mapped[str] = mapped_column(LongText, default="{}")
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    program: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    repo: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    sweep: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    stop_requested: Mapped[bool] = mapped_column(Boolean(), default=False)
+    history_line_count: Mapped[int] = mapped_column(Integer(), default=0)
+    events_line_count: Mapped[int] = mapped_column(Integer(), default=0)
+    log_line_count: Mapped[int] = mapped_column(Integer(), default=0)
+    last_step: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[float] = mapped_column(Double())
+    heartbeat_at: Mapped[float] = mapped_column(Double())
+    finished_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class HistoryRow(Base):
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_run_step", "run_id", "step"),)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    step: Mapped[int] = mapped_column(BigInteger())
+    runtime: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    timestamp: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    data: Mapped[str] = mapped_column(LongText)
+
+
+class EventRow(Base):
+    """System metrics (``wandb-events.jsonl``), one row per sample."""
+
+    __tablename__ = "events"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    runtime: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    timestamp: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    data: Mapped[str] = mapped_column(LongText)
+
+
+class ConsoleLine(Base):
+    __tablename__ = "console_lines"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    line_no: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    content: Mapped[str] = mapped_column(LongText)
+
+
+class RunFile(Base):
+    __tablename__ = "run_files"
+    __table_args__ = (UniqueConstraint("run_id", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    name: Mapped[str] = mapped_column(String(512))
+    storage_key: Mapped[str] = mapped_column(String(700), unique=True)
+    size: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    md5: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    uploaded: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[float] = mapped_column(Double())
+
+
+class Alert(Base):
+    """``run.alert(...)``: kept so the UI and API can show them."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text())
+    severity: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Double())

@@ -1,0 +1,508 @@
+"""The SQL adapter of the metadata store (SQLite, MySQL/MariaDB/Aurora, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.orm import Session, sessionmaker
+
+from runyard.errors import Conflict, NotFound, Unavailable
+from runyard.stores.metadata.base import (
+    SORTABLE_RUN_COLUMNS,
+    AlertRecord,
+    FileRecord,
+    HistoryRecord,
+    MetadataStore,
+    ProjectRecord,
+    RunFields,
+    RunQuery,
+    RunRecord,
+    StreamBatch,
+    StreamLine,
+    UserRecord,
+)
+from runyard.stores.metadata.sql import models as m
+
+
+class SqlMetadataStore(MetadataStore):
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self._echo = echo
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        if self._engine is not None:
+            return
+        kwargs: dict[str, Any] = {"echo": self._echo, "future": True}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
+        engine = create_engine(self.url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._engine = None
+        self._sessions = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("metadata store is not open")
+        return self._engine
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except (OperationalError, SAInterfaceError):
+            return False
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        if self._sessions is None:
+            raise RuntimeError("metadata store is not open")
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise Conflict("the request conflicts with stored data") from exc
+        except (OperationalError, SAInterfaceError) as exc:
+            raise Unavailable("the metadata database is unavailable") from exc
+
+    # users and keys ----------------------------------------------------------------------
+    def count_users(self) -> int:
+        with self._tx() as s:
+            return int(s.scalar(select(func.count()).select_from(m.User)) or 0)
+
+    def create_user(self, username: str, *, email: str = "", is_admin: bool = False) -> UserRecord:
+        now = time.time()
+        with self._tx() as s:
+            if s.scalar(select(m.Entity.id).where(m.Entity.name == username)) is not None:
+                raise Conflict(f"the name {username!r} is taken")
+            entity = m.Entity(name=username, created_at=now)
+            s.add(entity)
+            s.flush()
+            user = m.User(username=username, email=email, is_admin=is_admin,
+                          entity_id=entity.id, created_at=now)
+            s.add(user)
+            s.flush()
+            return UserRecord(user.id, username, email, is_admin, username)
+
+    def get_user(self, username: str) -> UserRecord | None:
+        with self._tx() as s:
+            row = s.execute(_user_select().where(m.User.username == username)).first()
+            return _user_record(row) if row else None
+
+    def add_api_key(self, user_id: int, key_hash: str, hint: str) -> None:
+        with self._tx() as s:
+            s.add(m.ApiKey(user_id=user_id, key_hash=key_hash, hint=hint, created_at=time.time()))
+
+    def user_for_key(self, key_hash: str) -> UserRecord | None:
+        with self._tx() as s:
+            row = s.execute(
+                _user_select().join(m.ApiKey, m.ApiKey.user_id == m.User.id)
+                .where(m.ApiKey.key_hash == key_hash)
+            ).first()
+            return _user_record(row) if row else None
+
+    # entities and projects ---------------------------------------------------------------
+    def entity_exists(self, name: str) -> bool:
+        with self._tx() as s:
+            return s.scalar(select(m.Entity.id).where(m.Entity.name == name)) is not None
+
+    def get_project(self, entity: str, name: str) -> ProjectRecord | None:
+        with self._tx() as s:
+            row = s.execute(
+                _project_select().where(m.Entity.name == entity, m.Project.name == name)
+            ).first()
+            return _project_record(row) if row else None
+
+    def list_projects(self, entity: str, *, limit: int, offset: int) -> list[ProjectRecord]:
+        with self._tx() as s:
+            rows = s.execute(
+                _project_select().where(m.Entity.name == entity)
+                .order_by(m.Project.created_at.desc(), m.Project.id.desc())
+                .limit(limit).offset(offset)
+            ).all()
+            return [_project_record(r) for r in rows]
+
+    # runs --------------------------------------------------------------------------------
+    def upsert_run(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        *,
+        user_id: int,
+        fields: RunFields,
+        make_display_name: Callable[[int], str],
+    ) -> tuple[RunRecord, bool]:
+        now = time.time()
+        with self._tx() as s:
+            entity_id = s.scalar(select(m.Entity.id).where(m.Entity.name == entity))
+            if entity_id is None:
+                raise NotFound(f"entity {entity!r} does not exist")
+            project_id = s.scalar(
+                select(m.Project.id).where(m.Project.entity_id == entity_id,
+                                           m.Project.name == project)
+            )
+            if project_id is None:
+                proj = m.Project(entity_id=entity_id, name=project, created_at=now)
+                s.add(proj)
+                s.flush()
+                project_id = proj.id
+            run = s.scalar(
+                select(m.Run).where(m.Run.project_id == project_id, m.Run.name == name)
+                .with_for_update()
+            )
+            inserted = run is None
+            if run is None:
+                count = s.scalar(select(func.count()).where(m.Run.project_id == project_id)) or 0
+                run = m.Run(
+                    project_id=project_id, user_id=user_id, name=name,
+                    display_name=fields.display_name or make_display_name(int(count)),
+                    state="running", tags="[]", config="{}", summary="{}", history_keys="{}",
+                    stop_requested=False, history_line_count=0, events_line_count=0,
+                    log_line_count=0, created_at=now, updated_at=now, heartbeat_at=now,
+                )
+                s.add(run)
+            _apply_fields(run, fields, now)
+            s.flush()
+            return self._run_record(s, run), inserted
+
+    def update_run(self, run_id: int, fields: RunFields) -> RunRecord:
+        with self._tx() as s:
+            run = s.get(m.Run, run_id, with_for_update=True)
+            if run is None:
+                raise NotFound("run does not exist")
+            _apply_fields(run, fields, time.time())
+            s.flush()
+            return self._run_record(s, run)
+
+    def get_run(self, entity: str, project: str, name: str) -> RunRecord | None:
+        with self._tx() as s:
+            run = s.scalar(
+                select(m.Run).join(m.Project, m.Project.id == m.Run.project_id)
+                .join(m.Entity, m.Entity.id == m.Project.entity_id)
+                .where(m.Entity.name == entity, m.Project.name == project, m.Run.name == name)
+            )
+            return self._run_record(s, run) if run else None
+
+    def get_run_by_id(self, run_id: int) -> RunRecord | None:
+        with self._tx() as s:
+            run = s.get(m.Run, run_id)
+            return self._run_record(s, run) if run else None
+
+    def list_runs(self, entity: str, project: str, query: RunQuery) -> tuple[list[RunRecord], int]:
+        with self._tx() as s:
+            project_id = s.scalar(
+                select(m.Project.id).join(m.Entity, m.Entity.id == m.Project.entity_id)
+                .where(m.Entity.name == entity, m.Project.name == project)
+            )
+            if project_id is None:
+                raise NotFound(f"project {entity}/{project} does not exist")
+            where: list[Any] = [m.Run.project_id == project_id]
+            if query.state:
+                where.append(m.Run.state == query.state)
+            if query.group:
+                where.append(m.Run.group_name == query.group)
+            if query.job_type:
+                where.append(m.Run.job_type == query.job_type)
+            for tag in query.tags:
+                where.append(m.Run.tags.contains(json.dumps(tag)))
+            if query.search:
+                pattern = f"%{query.search}%"
+                where.append(or_(m.Run.display_name.like(pattern), m.Run.name.like(pattern)))
+            total = int(s.scalar(select(func.count()).select_from(m.Run).where(*where)) or 0)
+            column_name = query.sort.lstrip("+-")
+            if column_name not in SORTABLE_RUN_COLUMNS:
+                column_name = "created_at"
+            column = getattr(m.Run, column_name)
+            descending = query.sort.startswith("-")
+            order = [column.desc(), m.Run.id.desc()] if descending else [column.asc(), m.Run.id]
+            runs = s.scalars(
+                select(m.Run).where(*where).order_by(*order)
+                .limit(query.limit).offset(query.offset)
+            ).all()
+            names = self._names_for_project(s, project_id)
+            return [_to_run_record(r, *names) for r in runs], total
+
+    def request_stop(self, run_id: int) -> None:
+        with self._tx() as s:
+            result = s.execute(
+                update(m.Run).where(m.Run.id == run_id)
+                .values(stop_requested=True, updated_at=time.time())
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFound("run does not exist")
+
+    def mark_stale_runs_crashed(self, heartbeat_before: float) -> int:
+        with self._tx() as s:
+            result = s.execute(
+                update(m.Run)
+                .where(m.Run.state == "running", m.Run.heartbeat_at < heartbeat_before)
+                .values(state="crashed", updated_at=time.time())
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # streams -----------------------------------------------------------------------------
+    def apply_stream(self, run_id: int, batch: StreamBatch, now: float) -> RunRecord:
+        with self._tx() as s:
+            run = s.get(m.Run, run_id, with_for_update=True)
+            if run is None:
+                raise NotFound("run does not exist")
+            if batch.history:
+                _replace_lines(s, m.HistoryRow, run_id, [
+                    {"run_id": run_id, "line_no": ln.line_no,
+                     "step": ln.step if ln.step is not None else ln.line_no,
+                     "runtime": ln.runtime, "timestamp": ln.timestamp, "data": ln.text}
+                    for ln in batch.history
+                ])
+                fresh = [ln for ln in batch.history if ln.line_no >= run.history_line_count]
+                if fresh:
+                    run.history_keys = _merge_key_stats(run.history_keys, fresh)
+                run.history_line_count = max(
+                    run.history_line_count, max(ln.line_no for ln in batch.history) + 1)
+                steps = [ln.step for ln in batch.history if ln.step is not None]
+                if steps:
+                    run.last_step = max(steps + ([run.last_step] if run.last_step else []))
+            if batch.events:
+                _replace_lines(s, m.EventRow, run_id, [
+                    {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
+                     "timestamp": ln.timestamp, "data": ln.text}
+                    for ln in batch.events
+                ])
+                run.events_line_count = max(
+                    run.events_line_count, max(ln.line_no for ln in batch.events) + 1)
+            if batch.console:
+                _replace_lines(s, m.ConsoleLine, run_id, [
+                    {"run_id": run_id, "line_no": no, "content": content}
+                    for no, content in batch.console
+                ])
+                run.log_line_count = max(
+                    run.log_line_count, max(no for no, _ in batch.console) + 1)
+            if batch.summary is not None:
+                run.summary = batch.summary
+            if batch.uploaded:
+                s.execute(
+                    update(m.RunFile)
+                    .where(m.RunFile.run_id == run_id, m.RunFile.name.in_(batch.uploaded))
+                    .values(uploaded=True, updated_at=now)
+                )
+            run.heartbeat_at = now
+            run.updated_at = now
+            if batch.complete:
+                run.exit_code = batch.exit_code
+                run.state = "finished" if (batch.exit_code or 0) == 0 else "failed"
+                run.finished_at = now
+            elif batch.preempting:
+                run.state = "preempting"
+            elif run.state in ("crashed", "preempting"):
+                run.state = "running"
+            s.flush()
+            return self._run_record(s, run)
+
+    def read_history(
+        self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int
+    ) -> list[HistoryRecord]:
+        stmt = select(m.HistoryRow).where(m.HistoryRow.run_id == run_id)
+        if min_step is not None:
+            stmt = stmt.where(m.HistoryRow.step >= min_step)
+        if max_step is not None:
+            stmt = stmt.where(m.HistoryRow.step < max_step)
+        with self._tx() as s:
+            rows = s.scalars(stmt.order_by(m.HistoryRow.step).limit(limit)).all()
+            return [HistoryRecord(r.line_no, r.step, r.runtime, r.timestamp, r.data) for r in rows]
+
+    def history_tail(self, run_id: int, count: int) -> list[HistoryRecord]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(m.HistoryRow).where(m.HistoryRow.run_id == run_id)
+                .order_by(m.HistoryRow.line_no.desc()).limit(count)
+            ).all()
+            return [HistoryRecord(r.line_no, r.step, r.runtime, r.timestamp, r.data)
+                    for r in reversed(rows)]
+
+    def read_events(self, run_id: int, *, offset: int, limit: int) -> list[HistoryRecord]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(m.EventRow).where(m.EventRow.run_id == run_id,
+                                         m.EventRow.line_no >= offset)
+                .order_by(m.EventRow.line_no).limit(limit)
+            ).all()
+            return [HistoryRecord(r.line_no, r.line_no, r.runtime, r.timestamp, r.data)
+                    for r in rows]
+
+    def read_console(self, run_id: int, *, offset: int, limit: int) -> list[tuple[int, str]]:
+        with self._tx() as s:
+            rows = s.execute(
+                select(m.ConsoleLine.line_no, m.ConsoleLine.content)
+                .where(m.ConsoleLine.run_id == run_id, m.ConsoleLine.line_no >= offset)
+                .order_by(m.ConsoleLine.line_no).limit(limit)
+            ).all()
+            return [(int(no), str(content)) for no, content in rows]
+
+    def add_alert(self, run_id: int, title: str, text: str, severity: str) -> AlertRecord:
+        with self._tx() as s:
+            row = m.Alert(run_id=run_id, title=title, text=text, severity=severity,
+                          created_at=time.time())
+            s.add(row)
+            s.flush()
+            return AlertRecord(row.id, run_id, title, text, severity, row.created_at)
+
+    def list_alerts(self, run_id: int) -> list[AlertRecord]:
+        with self._tx() as s:
+            rows = s.scalars(select(m.Alert).where(m.Alert.run_id == run_id)
+                             .order_by(m.Alert.id)).all()
+            return [AlertRecord(r.id, r.run_id, r.title, r.text, r.severity, r.created_at)
+                    for r in rows]
+
+    # files -------------------------------------------------------------------------------
+    def register_files(self, run_id: int, names: Sequence[str], key_for: Callable[[str], str]
+                       ) -> list[FileRecord]:
+        now = time.time()
+        with self._tx() as s:
+            existing = {
+                f.name: f for f in s.scalars(
+                    select(m.RunFile).where(m.RunFile.run_id == run_id,
+                                            m.RunFile.name.in_(set(names)))
+                )
+            }
+            for name in names:
+                if name not in existing:
+                    row = m.RunFile(run_id=run_id, name=name, storage_key=key_for(name),
+                                    uploaded=False, created_at=now, updated_at=now)
+                    s.add(row)
+                    existing[name] = row
+            s.flush()
+            return [_file_record(existing[n]) for n in names]
+
+    def file_stored(self, storage_key: str, size: int, md5: str, now: float) -> bool:
+        with self._tx() as s:
+            result = s.execute(
+                update(m.RunFile).where(m.RunFile.storage_key == storage_key)
+                .values(size=size, md5=md5, uploaded=True, updated_at=now)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def list_files(self, run_id: int, *, limit: int, offset: int) -> list[FileRecord]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(m.RunFile).where(m.RunFile.run_id == run_id)
+                .order_by(m.RunFile.name).limit(limit).offset(offset)
+            ).all()
+            return [_file_record(r) for r in rows]
+
+    def get_file(self, run_id: int, name: str) -> FileRecord | None:
+        with self._tx() as s:
+            row = s.scalar(select(m.RunFile).where(m.RunFile.run_id == run_id,
+                                                   m.RunFile.name == name))
+            return _file_record(row) if row else None
+
+    # helpers -----------------------------------------------------------------------------
+    def _names_for_project(self, s: Session, project_id: int) -> tuple[str, str]:
+        row = s.execute(
+            select(m.Entity.name, m.Project.name)
+            .join(m.Project, m.Project.entity_id == m.Entity.id)
+            .where(m.Project.id == project_id)
+        ).one()
+        return str(row[0]), str(row[1])
+
+    def _run_record(self, s: Session, run: m.Run) -> RunRecord:
+        entity, project = self._names_for_project(s, run.project_id)
+        return _to_run_record(run, entity, project)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _user_select() -> Any:
+    return select(m.User.id, m.User.username, m.User.email, m.User.is_admin, m.Entity.name).join(
+        m.Entity, m.Entity.id == m.User.entity_id)
+
+
+def _user_record(row: Any) -> UserRecord:
+    return UserRecord(int(row[0]), str(row[1]), str(row[2]), bool(row[3]), str(row[4]))
+
+
+def _project_select() -> Any:
+    run_count = (
+        select(func.count()).where(m.Run.project_id == m.Project.id).scalar_subquery()
+    )
+    return select(m.Project.id, m.Entity.name, m.Project.name, m.Project.created_at,
+                  run_count).join(m.Entity, m.Entity.id == m.Project.entity_id)
+
+
+def _project_record(row: Any) -> ProjectRecord:
+    return ProjectRecord(int(row[0]), str(row[1]), str(row[2]), float(row[3]), int(row[4]))
+
+
+def _apply_fields(run: m.Run, fields: RunFields, now: float) -> None:
+    for name in ("display_name", "notes", "group_name", "job_type", "config", "summary", "host",
+                 "program", "commit", "repo", "sweep", "state"):
+        value = getattr(fields, name)
+        if value is not None:
+            setattr(run, name, value)
+    if fields.tags is not None:
+        run.tags = json.dumps(list(fields.tags))
+    run.updated_at = now
+
+
+def _replace_lines(s: Session, table: Any, run_id: int, rows: list[dict[str, Any]]) -> None:
+    """Write lines at their offsets; a line re-sent at a known offset replaces the old one."""
+    numbers = [r["line_no"] for r in rows]
+    s.execute(delete(table).where(table.run_id == run_id,
+                                  table.line_no >= min(numbers), table.line_no <= max(numbers),
+                                  table.line_no.in_(numbers)))
+    s.execute(insert(table), rows)
+
+
+def _merge_key_stats(raw: str, lines: Sequence[StreamLine]) -> str:
+    stats: dict[str, dict[str, int]] = json.loads(raw or "{}")
+    for line in lines:
+        for key, type_name in line.keys.items():
+            counts = stats.setdefault(key, {})
+            counts[type_name] = counts.get(type_name, 0) + 1
+    return json.dumps(stats, separators=(",", ":"), sort_keys=True)
+
+
+def _to_run_record(run: m.Run, entity: str, project: str) -> RunRecord:
+    tags = json.loads(run.tags or "[]")
+    return RunRecord(
+        id=run.id, project_id=run.project_id, entity=entity, project=project, name=run.name,
+        display_name=run.display_name, state=run.state, user_id=run.user_id, notes=run.notes,
+        group_name=run.group_name, job_type=run.job_type,
+        tags=[str(t) for t in tags] if isinstance(tags, list) else [],
+        config=run.config, summary=run.summary, history_keys=run.history_keys, host=run.host,
+        program=run.program, commit=run.commit, repo=run.repo, sweep=run.sweep,
+        exit_code=run.exit_code, stop_requested=bool(run.stop_requested),
+        history_line_count=run.history_line_count, events_line_count=run.events_line_count,
+        log_line_count=run.log_line_count, last_step=run.last_step, created_at=run.created_at,
+        updated_at=run.updated_at, heartbeat_at=run.heartbeat_at, finished_at=run.finished_at,
+    )
+
+
+def _file_record(f: m.RunFile) -> FileRecord:
+    return FileRecord(f.id, f.run_id, f.name, f.storage_key, f.size, f.md5, bool(f.uploaded),
+                      f.created_at, f.updated_at)
