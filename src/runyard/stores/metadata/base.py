@@ -10,7 +10,7 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-RUN_STATES = ("running", "finished", "failed", "crashed", "preempting")
+RUN_STATES = ("running", "finished", "failed", "crashed", "killed", "preempting")
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,7 +309,10 @@ class SqlMetadataStore(MetadataStore):
             run.updated_at = now
             if batch.complete:
                 run.exit_code = batch.exit_code
-                run.state = "finished" if (batch.exit_code or 0) == 0 else "failed"
+                if (batch.exit_code or 0) == 0:
+                    run.state = "finished"
+                else:
+                    run.state = "killed" if run.stop_requested else "failed"
                 run.finished_at = now
             elif batch.preempting:
                 run.state = "preempting"
