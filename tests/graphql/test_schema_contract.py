@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from graphql import (
     GraphQLError,
     GraphQLSchema,
@@ -28,6 +27,7 @@ from graphql import (
     parse,
     validate,
 )
+
 from tests.graphql.wandb_queries import (
     REPO_ROOT,
     CapturedExchange,

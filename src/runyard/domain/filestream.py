@@ -20,15 +20,18 @@ def parse_request(body: Any) -> StreamBatch:
     if not isinstance(body, dict):
         raise BadRequest("file_stream body must be a JSON object")
     batch = StreamBatch()
-    files = body.get("files") or {}
+    files = body.get("files")
+    files = {} if files is None else files
     if not isinstance(files, dict):
         raise BadRequest("'files' must be an object")
     for fname, chunk in files.items():
         offset, content = _chunk(fname, chunk)
-        if fname == HISTORY:
-            batch.history = [_stream_line(fname, offset + i, text) for i, text in enumerate(content)]
-        elif fname == EVENTS:
-            batch.events = [_stream_line(fname, offset + i, text) for i, text in enumerate(content)]
+        if fname in (HISTORY, EVENTS):
+            lines = [_stream_line(fname, offset + i, text) for i, text in enumerate(content)]
+            if fname == HISTORY:
+                batch.history = lines
+            else:
+                batch.events = lines
         elif fname == SUMMARY:
             if content:
                 _json_object(fname, content[-1])
@@ -74,22 +77,22 @@ def _json_object(fname: str, text: str) -> dict[str, Any]:
 
 def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
     row = _json_object(fname, text)
-    step = row.get("_step")
-    runtime = row.get("_runtime")
-    timestamp = row.get("_timestamp")
+    step = _number(row.get("_step"))
     return StreamLine(
         line_no=line_no,
         text=text,
-        step=int(step) if _is_number(step) else None,
-        runtime=float(runtime) if _is_number(runtime) else None,
-        timestamp=float(timestamp) if _is_number(timestamp) else None,
+        step=int(step) if step is not None else None,
+        runtime=_number(row.get("_runtime")),
+        timestamp=_number(row.get("_timestamp")),
         keys={k: type_name(v) for k, v in row.items()},
     )
 
 
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+def _number(value: Any) -> float | None:
+    """A finite number, or None (booleans, NaN and infinities are not steps or times)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value) if isinstance(value, float) else value
+    return None
 
 
 def type_name(value: Any) -> str:

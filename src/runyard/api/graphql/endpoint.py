@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from runyard.api.graphql.context import Context
 from runyard.api.graphql.executor import GraphQLService
-from runyard.api.http.common import base_url, current_user, read_json, runtime_of
+from runyard.api.http.common import CurrentUser, base_url, read_json, runtime_of
 from runyard.errors import BadRequest
-from runyard.stores.metadata.base import UserRecord
 
 router = APIRouter(tags=["graphql"])
 
 
 @router.post("/graphql", include_in_schema=False)
 async def graphql_endpoint(request: Request,
-                           user: UserRecord = Depends(current_user)) -> JSONResponse:
+                           user: CurrentUser) -> JSONResponse:
     runtime = runtime_of(request)
     payload = await read_json(request, runtime.settings.max_request_bytes)
     query, variables, operation_name = _parse_payload(payload)

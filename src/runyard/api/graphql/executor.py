@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
@@ -95,11 +96,11 @@ class GraphQLService:
         document = self._documents.get(query)
         result = execute(self.schema, document, variable_values=variables,
                          operation_name=operation_name or None, context_value=context)
-        if hasattr(result, "__await__"):
+        if not isinstance(result, ExecutionResult):
             raise RuntimeError("resolvers must be synchronous")
-        body: dict[str, Any] = {"data": result.data}  # type: ignore[union-attr]
-        if result.errors:  # type: ignore[union-attr]
-            body["errors"] = [_public_error(e) for e in result.errors]  # type: ignore[union-attr]
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [_public_error(e) for e in result.errors]
         return body
 
 

@@ -4,6 +4,7 @@ Duration (milliseconds)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLSchema, value_from_ast_untyped
@@ -46,6 +47,15 @@ def _int64_literal(node: ValueNode, variables: Any = None) -> int:
     return _int64(value_from_ast_untyped(node, variables))
 
 
+def _datetime(value: Any) -> str:
+    """ISO-8601 in UTC without a zone suffix, as W&B returns (e.g. 2026-11-29T07:21:32)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    raise TypeError(f"DateTime cannot represent {value!r}")
+
+
 def bind_scalars(schema: GraphQLSchema) -> None:
     table = {
         "JSONString": (_json_string_serialize, _json_string_parse_value,
@@ -53,6 +63,7 @@ def bind_scalars(schema: GraphQLSchema) -> None:
         "JSON": (_identity, _identity, _json_parse_literal),
         "Int64": (_int64, _int64, _int64_literal),
         "Duration": (_int64, _int64, _int64_literal),
+        "DateTime": (_datetime, _identity, _json_parse_literal),
     }
     for name, (serialize, parse_value, parse_literal) in table.items():
         scalar = schema.type_map.get(name)

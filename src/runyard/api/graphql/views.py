@@ -52,7 +52,7 @@ class UserView:
         self.flags = "{}"
         self.deletedAt = None
         self.teams = {"edges": [{"node": {"name": user.entity}}]}
-        self.apiKeys = {"edges": []}
+        self.apiKeys: dict[str, list[Any]] = {"edges": []}
 
 
 class ProjectView:

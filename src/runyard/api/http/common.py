@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from typing import Any
+from typing import Annotated, Any
 
 import anyio
-from fastapi import Request
+from fastapi import Depends, Request
 
 from runyard.auth.keys import key_from_authorization
 from runyard.errors import BadRequest, Forbidden, PayloadTooLarge
@@ -27,6 +27,9 @@ async def current_user(request: Request) -> UserRecord:
     key = key_from_authorization(request.headers.get("authorization"))
     user: UserRecord = await anyio.to_thread.run_sync(runtime.authenticate, key)
     return user
+
+
+CurrentUser = Annotated[UserRecord, Depends(current_user)]
 
 
 def check_entity_access(user: UserRecord, entity: str) -> None:

@@ -10,19 +10,18 @@ import time
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from runyard.api.http.common import check_entity_access, current_user, read_json, runtime_of
+from runyard.api.http.common import CurrentUser, check_entity_access, read_json, runtime_of
 from runyard.domain.filestream import parse_request
 from runyard.errors import NotFound
-from runyard.stores.metadata.base import UserRecord
 
 router = APIRouter(tags=["wandb-client"])
 
 
 @router.post("/files/{entity}/{project}/{run}/file_stream", include_in_schema=False)
 async def file_stream(entity: str, project: str, run: str, request: Request,
-                      user: UserRecord = Depends(current_user)) -> dict[str, Any]:
+                      user: CurrentUser) -> dict[str, Any]:
     runtime = runtime_of(request)
     check_entity_access(user, entity)
     body = await read_json(request, runtime.settings.max_request_bytes)

@@ -10,10 +10,10 @@ import json
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from runyard.api.http.common import base_url, check_entity_access, current_user, runtime_of
+from runyard.api.http.common import CurrentUser, base_url, check_entity_access, runtime_of
 from runyard.api.v1 import models as out
 from runyard.api.v1.nan_json import NanJSONResponse
 from runyard.errors import BadRequest, NotFound
@@ -21,7 +21,7 @@ from runyard.stores.metadata.base import SORTABLE_RUN_COLUMNS, RunQuery, RunReco
 
 router = APIRouter(prefix="/api/v1", tags=["api-v1"], default_response_class=NanJSONResponse)
 
-User = Annotated[UserRecord, Depends(current_user)]
+User = CurrentUser
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0)]
 MAX_HISTORY_PAGE = 10_000

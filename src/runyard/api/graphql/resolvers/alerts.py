@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runyard.api.graphql.views import Info, ctx_of
@@ -22,4 +23,6 @@ def notify_scriptable_run_alert(_root: Any, info: Info,
     return {"success": True}
 
 
-RESOLVERS = {"Mutation.notifyScriptableRunAlert": notify_scriptable_run_alert}
+RESOLVERS: dict[str, Callable[..., Any]] = {
+    "Mutation.notifyScriptableRunAlert": notify_scriptable_run_alert,
+}

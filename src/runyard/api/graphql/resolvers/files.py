@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runyard.api.graphql.views import Info, ctx_of
@@ -31,4 +32,4 @@ def create_run_files(_root: Any, info: Info, input: dict[str, Any]) -> dict[str,
     }
 
 
-RESOLVERS = {"Mutation.createRunFiles": create_run_files}
+RESOLVERS: dict[str, Callable[..., Any]] = {"Mutation.createRunFiles": create_run_files}

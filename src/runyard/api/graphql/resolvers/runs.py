@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from runyard.api.graphql.views import Info, ProjectView, RunView, ctx_of
@@ -82,7 +83,7 @@ def model(_root: Any, info: Info, name: str | None = None,
     return ProjectView(record) if record else None
 
 
-RESOLVERS = {
+RESOLVERS: dict[str, Callable[..., Any]] = {
     "Mutation.upsertBucket": upsert_bucket,
     "Query.model": model,
     "Query.project": model,

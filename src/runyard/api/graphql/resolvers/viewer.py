@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from runyard.api.graphql.views import EntityView, Info, UserView, ctx_of
@@ -31,7 +32,7 @@ def entity(_root: Any, info: Info, name: str) -> EntityView | None:
     return EntityView(name)
 
 
-RESOLVERS = {
+RESOLVERS: dict[str, Callable[..., Any]] = {
     "Query.viewer": viewer,
     "Query.serverInfo": server_info,
     "Query.entity": entity,
