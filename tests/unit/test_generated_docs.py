@@ -25,3 +25,8 @@ def test_settings_reference_is_current() -> None:
 def test_cli_reference_is_current() -> None:
     assert (DOCS / "cli.md").read_text() == _generated("cli"), (
         "docs/cli.md is stale: run `runyard docs cli > docs/cli.md`")
+
+
+def test_openapi_contract_is_current() -> None:
+    assert (DOCS / "openapi.json").read_text() == _generated("openapi"), (
+        "docs/openapi.json is stale: run `runyard docs openapi > docs/openapi.json`")

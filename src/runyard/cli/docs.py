@@ -37,6 +37,18 @@ def cli_markdown(root: click.Command) -> str:
     return "\n".join(parts)
 
 
+@docs.command("openapi")
+def openapi() -> None:
+    """Print docs/openapi.json: the /api/v1 contract."""
+    import json
+
+    from runyard.app import create_app
+    from runyard.settings import Settings
+
+    spec = create_app(Settings()).openapi()
+    click.echo(json.dumps(spec, indent=2, sort_keys=True))
+
+
 @docs.command("settings")
 def settings() -> None:
     """Print docs/settings.md."""

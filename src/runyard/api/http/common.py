@@ -8,7 +8,8 @@ import zlib
 from typing import Annotated, Any
 
 import anyio
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from runyard.auth.keys import key_from_authorization
 from runyard.errors import BadRequest, Forbidden, PayloadTooLarge
@@ -21,7 +22,13 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def current_user(request: Request) -> UserRecord:
+_basic = HTTPBasic(auto_error=False, description="Username `api`, password: your API key.")
+
+
+async def current_user(
+    request: Request,
+    _documented: Annotated[HTTPBasicCredentials | None, Security(_basic)] = None,
+) -> UserRecord:
     """FastAPI dependency: the authenticated user, or a 401."""
     runtime = runtime_of(request)
     key = key_from_authorization(request.headers.get("authorization"))
