@@ -26,10 +26,10 @@ def _local_blobs(url: str) -> BlobStore:
     return LocalBlobStore(url)
 
 
-def _internal_queue(url: str) -> Queue:
+def _internal_queue(url: str, store: MetadataStore) -> Queue:
     from runyard.queues.internal import InternalQueue
 
-    return InternalQueue(url)
+    return InternalQueue(store)
 
 
 METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
@@ -38,25 +38,26 @@ METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
     "postgresql+psycopg": _sql_store,
 }
 BLOB_STORES: dict[str, Callable[[str], BlobStore]] = {"file": _local_blobs}
-QUEUES: dict[str, Callable[[str], Queue]] = {"internal": _internal_queue}
+QUEUES: dict[str, Callable[[str, MetadataStore], Queue]] = {"internal": _internal_queue}
 
 
-def _choose(kind: str, registry: dict[str, Callable[[str], T]], url: str) -> T:
+def _choose(kind: str, registry: dict[str, T], url: str) -> T:
     scheme = urlparse(url).scheme
     factory = registry.get(scheme)
     if factory is None:
         known = ", ".join(f"{s}://" for s in sorted(registry))
         raise ConfigError(f"unknown {kind} URL scheme {scheme + '://'!r}; known: {known}")
-    return factory(url)
+    return factory
 
 
 def metadata_store(url: str) -> MetadataStore:
-    return _choose("metadata store", METADATA_STORES, url)
+    return _choose("metadata store", METADATA_STORES, url)(url)
 
 
 def blob_store(url: str) -> BlobStore:
-    return _choose("blob store", BLOB_STORES, url)
+    return _choose("blob store", BLOB_STORES, url)(url)
 
 
-def queue(url: str) -> Queue:
-    return _choose("queue", QUEUES, url)
+def queue(url: str, store: MetadataStore) -> Queue:
+    """The queue for ``url``; the embedded one keeps its messages in ``store``."""
+    return _choose("queue", QUEUES, url)(url, store)

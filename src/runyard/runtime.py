@@ -36,7 +36,7 @@ class Runtime:
         self.settings = settings
         self.store = registry.metadata_store(settings.resolved_database_url)
         self.blobs = registry.blob_store(settings.resolved_blob_store_url)
-        self.queue = registry.queue(settings.queue_url)
+        self.queue = registry.queue(settings.queue_url, self.store)
         self.signer: UrlSigner | None = None
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -157,8 +157,14 @@ class Runtime:
             try:
                 messages = await self.queue.receive(max_messages=50, wait_seconds=5)
                 for message in messages:
-                    await self.handle_object_created(message)
-                    await self.queue.ack(message)
+                    try:
+                        await self.handle_object_created(message)
+                    except Exception:
+                        log.exception("notification for %r failed (attempt %d)", message.key,
+                                      message.attempts)
+                        await self.queue.nack(message)
+                    else:
+                        await self.queue.ack(message)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,7 +1,9 @@
 """The queue port: object-created notifications that tell the server a blob landed.
 
 With the local blob store, Runyard's own upload endpoint publishes them; with S3, the bucket
-sends them to SQS. Consumers must be idempotent: a message may arrive more than once.
+sends them to SQS. Delivery is at least once: consumers must be idempotent. A message that
+fails is handed back (``nack``) and retried later; one that keeps failing ends in a
+dead-letter place (the queue's DLQ, or a parked row for the embedded queue), never lost.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ class ObjectCreated:
     size: int
     md5: str
     receipt: str = ""
+    attempts: int = 1
 
 
 class Queue(abc.ABC):
+    """Constructors do no I/O; ``open`` connects."""
+
     @abc.abstractmethod
     async def open(self) -> None: ...
 
@@ -33,4 +38,9 @@ class Queue(abc.ABC):
         """Up to max_messages, waiting at most wait_seconds for the first one."""
 
     @abc.abstractmethod
-    async def ack(self, message: ObjectCreated) -> None: ...
+    async def ack(self, message: ObjectCreated) -> None:
+        """The message is handled: never deliver it again."""
+
+    @abc.abstractmethod
+    async def nack(self, message: ObjectCreated) -> None:
+        """Handling failed: deliver it again later (or dead-letter it after the last try)."""

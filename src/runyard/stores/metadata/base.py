@@ -143,6 +143,13 @@ class AlertRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    id: int
+    body: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class RunQuery:
     """Filter, sort and page a project's runs. ``sort`` is a column, ``-`` for descending."""
 
@@ -262,6 +269,31 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def list_alerts(self, run_id: int) -> list[AlertRecord]: ...
+
+    # embedded queue (durable) -----------------------------------------------------------
+    @abc.abstractmethod
+    def enqueue(self, body: str, now: float) -> None: ...
+
+    @abc.abstractmethod
+    def claim_messages(self, limit: int, lease_seconds: float, now: float) -> list[QueuedMessage]:
+        """Lease up to ``limit`` ready messages; each claim counts as one attempt."""
+
+    @abc.abstractmethod
+    def delete_message(self, message_id: int) -> None: ...
+
+    @abc.abstractmethod
+    def release_message(self, message_id: int, *, retry_at: float, dead: bool) -> None:
+        """Make a failed message ready again at ``retry_at``, or park it as dead."""
+
+    @abc.abstractmethod
+    def dead_messages(self) -> list[QueuedMessage]: ...
+
+    # saved settings ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def saved_settings(self) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def save_settings(self, values: dict[str, str], now: float) -> None: ...
 
     # files -------------------------------------------------------------------------------
     @abc.abstractmethod

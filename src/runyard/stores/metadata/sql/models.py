@@ -165,3 +165,29 @@ class Alert(Base):
     text: Mapped[str] = mapped_column(Text())
     severity: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[float] = mapped_column(Double())
+
+
+class QueueMessage(Base):
+    """The embedded queue (``internal://``): durable in the database, so a restart loses none.
+
+    A consumer claims a message by moving ``available_at`` past now (a lease); an ack deletes
+    it; a message that keeps failing is parked with ``dead`` set after its last attempt.
+    """
+
+    __tablename__ = "queue_messages"
+    __table_args__ = (Index("ix_queue_messages_ready", "dead", "available_at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    body: Mapped[str] = mapped_column(Text())
+    attempts: Mapped[int] = mapped_column(Integer(), default=0)
+    available_at: Mapped[float] = mapped_column(Double())
+    dead: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class SavedSetting(Base):
+    """Settings changed at run time from /system-admin (below CLI and env in precedence)."""
+
+    __tablename__ = "saved_settings"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text())
+    updated_at: Mapped[float] = mapped_column(Double())

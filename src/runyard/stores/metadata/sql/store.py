@@ -21,6 +21,7 @@ from runyard.stores.metadata.base import (
     HistoryRecord,
     MetadataStore,
     ProjectRecord,
+    QueuedMessage,
     RunFields,
     RunQuery,
     RunRecord,
@@ -375,6 +376,54 @@ class SqlMetadataStore(MetadataStore):
                              .order_by(m.Alert.id)).all()
             return [AlertRecord(r.id, r.run_id, r.title, r.text, r.severity, r.created_at)
                     for r in rows]
+
+    # embedded queue (durable) -----------------------------------------------------------
+    def enqueue(self, body: str, now: float) -> None:
+        with self._tx() as s:
+            s.add(m.QueueMessage(body=body, attempts=0, available_at=now, dead=False,
+                                 created_at=now))
+
+    def claim_messages(self, limit: int, lease_seconds: float, now: float) -> list[QueuedMessage]:
+        with self._tx() as s:
+            rows = s.scalars(
+                select(m.QueueMessage)
+                .where(m.QueueMessage.dead.is_(False), m.QueueMessage.available_at <= now)
+                .order_by(m.QueueMessage.id).limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.attempts += 1
+                row.available_at = now + lease_seconds
+            return [QueuedMessage(r.id, r.body, r.attempts) for r in rows]
+
+    def delete_message(self, message_id: int) -> None:
+        with self._tx() as s:
+            s.execute(delete(m.QueueMessage).where(m.QueueMessage.id == message_id))
+
+    def release_message(self, message_id: int, *, retry_at: float, dead: bool) -> None:
+        with self._tx() as s:
+            s.execute(update(m.QueueMessage).where(m.QueueMessage.id == message_id)
+                      .values(available_at=retry_at, dead=dead))
+
+    def dead_messages(self) -> list[QueuedMessage]:
+        with self._tx() as s:
+            rows = s.scalars(select(m.QueueMessage).where(m.QueueMessage.dead.is_(True))
+                             .order_by(m.QueueMessage.id)).all()
+            return [QueuedMessage(r.id, r.body, r.attempts) for r in rows]
+
+    # saved settings ----------------------------------------------------------------------
+    def saved_settings(self) -> dict[str, str]:
+        with self._tx() as s:
+            return {r.name: r.value for r in s.scalars(select(m.SavedSetting))}
+
+    def save_settings(self, values: dict[str, str], now: float) -> None:
+        with self._tx() as s:
+            for name, value in values.items():
+                row = s.get(m.SavedSetting, name, with_for_update=True)
+                if row is None:
+                    s.add(m.SavedSetting(name=name, value=value, updated_at=now))
+                else:
+                    row.value, row.updated_at = value, now
 
     # files -------------------------------------------------------------------------------
     def register_files(self, run_id: int, names: Sequence[str], key_for: Callable[[str], str]
