@@ -8,22 +8,25 @@ from urllib.parse import urlparse
 
 from runyard.errors import ConfigError
 from runyard.queues.base import Queue
+from runyard.settings import Settings
 from runyard.stores.blobs.base import BlobStore
 from runyard.stores.metadata.base import MetadataStore
 
 T = TypeVar("T")
 
 
-def _sql_store(url: str) -> MetadataStore:
+def _sql_store(url: str, password_secret: str = "", region: str = "") -> MetadataStore:
+    from runyard.stores.metadata.sql.credentials import SecretsManagerPassword
     from runyard.stores.metadata.sql.store import SqlMetadataStore
 
-    return SqlMetadataStore(url)
+    password = SecretsManagerPassword(password_secret, region) if password_secret else None
+    return SqlMetadataStore(url, password=password)
 
 
-def _local_blobs(url: str) -> BlobStore:
+def _local_blobs(settings: Settings) -> BlobStore:
     from runyard.stores.blobs.local import LocalBlobStore
 
-    return LocalBlobStore(url)
+    return LocalBlobStore(settings.resolved_blob_store_url)
 
 
 def _internal_queue(url: str, store: MetadataStore) -> Queue:
@@ -32,12 +35,12 @@ def _internal_queue(url: str, store: MetadataStore) -> Queue:
     return InternalQueue(store)
 
 
-METADATA_STORES: dict[str, Callable[[str], MetadataStore]] = {
-    "sqlite": _sql_store,
-    "mysql+pymysql": _sql_store,
-    "postgresql+psycopg": _sql_store,
+METADATA_STORES: dict[str, Callable[..., MetadataStore]] = {
+    scheme: _sql_store
+    for scheme in ("sqlite", "mysql", "mysql+pymysql", "mariadb", "postgres", "postgresql",
+                   "postgresql+psycopg")
 }
-BLOB_STORES: dict[str, Callable[[str], BlobStore]] = {"file": _local_blobs}
+BLOB_STORES: dict[str, Callable[[Settings], BlobStore]] = {"file": _local_blobs}
 QUEUES: dict[str, Callable[[str, MetadataStore], Queue]] = {"internal": _internal_queue}
 
 
@@ -50,12 +53,19 @@ def _choose(kind: str, registry: dict[str, T], url: str) -> T:
     return factory
 
 
-def metadata_store(url: str) -> MetadataStore:
-    return _choose("metadata store", METADATA_STORES, url)(url)
+def metadata_store(url: str, *, password_secret: str = "", region: str = "") -> MetadataStore:
+    return _choose("metadata store", METADATA_STORES, url)(url, password_secret, region)
 
 
-def blob_store(url: str) -> BlobStore:
-    return _choose("blob store", BLOB_STORES, url)(url)
+def metadata_store_for(settings: Settings) -> MetadataStore:
+    return metadata_store(settings.resolved_database_url,
+                          password_secret=settings.database_password_secret,
+                          region=settings.blob_store_region)
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name (URL, region, KMS key, endpoint)."""
+    return _choose("blob store", BLOB_STORES, settings.resolved_blob_store_url)(settings)
 
 
 def queue(url: str, store: MetadataStore) -> Queue:

@@ -19,8 +19,9 @@ from runyard import registry
 from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_hint
 from runyard.auth.signing import UrlSigner
 from runyard.errors import ConfigError, Unauthorized
-from runyard.queues.base import ObjectCreated
+from runyard.queues.base import ObjectCreated, Queue
 from runyard.settings import Settings
+from runyard.stores.blobs.base import BlobStore
 from runyard.stores.metadata.base import UserRecord
 from runyard.stores.metadata.sql import schema
 from runyard.stores.metadata.sql.store import SqlMetadataStore
@@ -34,9 +35,10 @@ _AUTH_CACHE_SECONDS = 30.0
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = registry.metadata_store(settings.resolved_database_url)
-        self.blobs = registry.blob_store(settings.resolved_blob_store_url)
-        self.queue = registry.queue(settings.queue_url, self.store)
+        self.store = registry.metadata_store_for(settings)
+        # Chosen at start: /system-admin may have saved their settings in the database.
+        self._blobs: BlobStore | None = None
+        self._queue: Queue | None = None
         self.signer: UrlSigner | None = None
         self.ready = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -50,9 +52,13 @@ class Runtime:
                                 self.settings.signed_url_ttl)
         await anyio.to_thread.run_sync(self.store.open)
         await anyio.to_thread.run_sync(self._migrate)
+        saved = await anyio.to_thread.run_sync(self.store.saved_settings)
+        self.settings = self.settings.with_saved(saved)
         new_key = await anyio.to_thread.run_sync(self._bootstrap_admin)
-        await self.blobs.open()
-        await self.queue.open()
+        self._blobs = registry.blob_store(self.settings)
+        await self._blobs.open()
+        self._queue = registry.queue(self.settings.queue_url, self.store)
+        await self._queue.open()
         if background:
             self._tasks = [
                 asyncio.create_task(self._reap_crashed_runs(), name="runyard-reaper"),
@@ -69,9 +75,23 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        await self.queue.close()
-        await self.blobs.close()
+        if self._queue is not None:
+            await self._queue.close()
+        if self._blobs is not None:
+            await self._blobs.close()
         await anyio.to_thread.run_sync(self.store.close)
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            raise RuntimeError("runtime is not started")
+        return self._blobs
+
+    @property
+    def queue(self) -> Queue:
+        if self._queue is None:
+            raise RuntimeError("runtime is not started")
+        return self._queue
 
     def _prepare_data_dir(self) -> None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -91,16 +111,7 @@ class Runtime:
     def _migrate(self) -> None:
         if not isinstance(self.store, SqlMetadataStore):
             return
-        engine = self.store.engine
-        if self.settings.migrate_on_start:
-            schema.upgrade(engine)
-            return
-        current, head = schema.current_revision(engine), schema.head_revision()
-        if current != head:
-            raise ConfigError(
-                f"database schema is at {current or 'nothing'}, this version needs {head}; "
-                "run `runyard db upgrade` first"
-            )
+        schema.ensure_current(self.store.engine, migrate=self.settings.should_migrate)
 
     def _bootstrap_admin(self) -> str | None:
         """On an empty database, create user ``admin`` with the configured or a new key."""

@@ -26,7 +26,8 @@ def test_parses_every_stream_and_extracts_step_runtime_timestamp() -> None:
                                                                            1700000000.25)
     assert first.keys["loss"] == "number"
     assert (second.line_no, second.step, second.runtime) == (6, 6, None)
-    assert second.keys["acc"] == "list" and second.keys["img"] == "image-file"
+    assert second.keys["acc"] == "list"
+    assert second.keys["img"] == "image-file"
     assert batch.events[0].runtime == 2
     assert batch.summary == '{"loss": 1}'
     assert batch.console == [(2, "a"), (3, "b")]
@@ -36,7 +37,10 @@ def test_parses_every_stream_and_extracts_step_runtime_timestamp() -> None:
 
 def test_heartbeat_is_an_empty_batch() -> None:
     batch = parse_request({})
-    assert not (batch.history or batch.events or batch.console or batch.complete)
+    assert not (batch.history)
+    assert not (batch.events)
+    assert not (batch.console)
+    assert not (batch.complete)
 
 
 @pytest.mark.parametrize("body", [

@@ -31,7 +31,8 @@ def test_display_names_and_run_ids() -> None:
     assert display_name(4).endswith("-5")
     assert len(display_name(0).split("-")) == 3
     run_id = new_run_id()
-    assert len(run_id) == 8 and run_id.isalnum()
+    assert len(run_id) == 8
+    assert run_id.isalnum()
 
 
 def test_ids_round_trip_and_reject_other_types() -> None:

@@ -23,7 +23,7 @@ def open_store(values: dict[str, Any]) -> Iterator[MetadataStore]:
     except ConfigError as exc:
         raise click.UsageError(exc.message) from None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = registry.metadata_store(settings.resolved_database_url)
+    store = registry.metadata_store_for(settings)
     store.open()
     try:
         if isinstance(store, SqlMetadataStore):

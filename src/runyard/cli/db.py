@@ -23,7 +23,7 @@ def upgrade(**values: Any) -> None:
     """Apply all migrations."""
     settings = load_settings(values)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = registry.metadata_store(settings.resolved_database_url)
+    store = registry.metadata_store_for(settings)
     if not isinstance(store, SqlMetadataStore):
         raise click.ClickException("this metadata store has no migrations")
     store.open()

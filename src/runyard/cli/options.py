@@ -14,10 +14,14 @@ F = Callable[..., Any]
 
 
 def _option(setting: Setting) -> Callable[[F], F]:
+    help_text = f"{setting.help} [env: {setting.env}]"
+    if setting.type is bool:
+        name = setting.flag[2:]
+        return click.option(f"--{name}/--no-{name}", setting.name, default=None, help=help_text)
     click_type: Any = {bool: click.BOOL, int: click.INT, float: click.FLOAT,
                        Path: click.Path(path_type=Path)}.get(setting.type, click.STRING)
     return click.option(setting.flag, setting.name, type=click_type, default=None,
-                        help=f"{setting.help} [env: {setting.env}]", show_envvar=False)
+                        help=help_text)
 
 
 def settings_options(names: tuple[str, ...] | None = None) -> Callable[[F], F]:
@@ -36,4 +40,4 @@ def load_settings(values: dict[str, Any]) -> Settings:
     return Settings.load({k: v for k, v in values.items() if v is not None})
 
 
-STORE_SETTINGS = ("data_dir", "database_url")
+STORE_SETTINGS = ("data_dir", "database_url", "database_password_secret")

@@ -9,6 +9,7 @@ import click
 
 from runyard.cli.options import load_settings, settings_options
 from runyard.errors import ConfigError
+from runyard.settings import Settings
 
 
 @click.command()
@@ -21,8 +22,9 @@ def server(**values: Any) -> None:
 
     try:
         settings = load_settings(values)
+        preflight(settings)
     except ConfigError as exc:
-        raise click.UsageError(exc.message) from None
+        raise click.ClickException(exc.message) from None
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"Runyard on http://{settings.host}:{settings.port} "
@@ -30,3 +32,21 @@ def server(**values: Any) -> None:
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=10)
+
+
+def preflight(settings: Settings) -> None:
+    """Fail fast, with a message and no traceback, on settings the server cannot start with."""
+    from runyard import registry
+    from runyard.stores.metadata.sql import schema
+    from runyard.stores.metadata.sql.store import SqlMetadataStore
+
+    registry.queue(settings.queue_url, registry.metadata_store_for(settings))
+    if settings.should_migrate:
+        return  # the server migrates at start
+    store = registry.metadata_store_for(settings)
+    if isinstance(store, SqlMetadataStore):
+        store.open()
+        try:
+            schema.ensure_current(store.engine, migrate=False)
+        finally:
+            store.close()

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from runyard.errors import ConfigError
+
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 
 
@@ -45,3 +47,16 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def ensure_current(engine: Engine, *, migrate: bool) -> None:
+    """Upgrade when ``migrate``; otherwise refuse an outdated schema and name the command."""
+    if migrate:
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run `runyard db upgrade` (same database settings), or start the server with "
+            "--migrate")

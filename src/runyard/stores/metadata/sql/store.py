@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -30,11 +30,18 @@ from runyard.stores.metadata.base import (
     UserRecord,
 )
 from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql.urls import normalize
+
+
+class PasswordProvider(Protocol):
+    def get(self, *, refresh: bool = False) -> str: ...
 
 
 class SqlMetadataStore(MetadataStore):
-    def __init__(self, url: str, *, echo: bool = False) -> None:
-        self.url = url
+    def __init__(self, url: str, *, password: PasswordProvider | None = None,
+                 echo: bool = False) -> None:
+        self.url = normalize(url)
+        self._password = password
         self._echo = echo
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
@@ -43,14 +50,16 @@ class SqlMetadataStore(MetadataStore):
     def open(self) -> None:
         if self._engine is not None:
             return
-        kwargs: dict[str, Any] = {"echo": self._echo, "future": True}
-        if self.url.startswith("sqlite"):
+        kwargs: dict[str, Any] = {"echo": self._echo}
+        if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs.update(pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
         engine = create_engine(self.url, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        if self._password is not None:
+            event.listen(engine, "do_connect", _connect_with(self._password))
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
@@ -479,6 +488,27 @@ class SqlMetadataStore(MetadataStore):
     def _run_record(self, s: Session, run: m.Run) -> RunRecord:
         entity, project = self._names_for_project(s, run.project_id)
         return _to_run_record(run, entity, project)
+
+
+def _connect_with(password: PasswordProvider) -> Callable[..., Any]:
+    """Connect with the current secret; on an authentication refusal, re-read it once."""
+
+    def do_connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        cparams["password"] = password.get()
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            if not _is_auth_error(exc):
+                raise
+            cparams["password"] = password.get(refresh=True)
+            return dialect.connect(*cargs, **cparams)
+
+    return do_connect
+
+
+def _is_auth_error(exc: Exception) -> bool:
+    code = getattr(exc, "sqlstate", None) or (exc.args[0] if exc.args else None)
+    return code in (1045, "28P01", "28000")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
