@@ -41,6 +41,7 @@ class Runtime:
         self._queue: Queue | None = None
         self.signer: UrlSigner | None = None
         self.ready = False
+        self._background = False
         self._tasks: list[asyncio.Task[None]] = []
         self._auth_cache: dict[str, tuple[float, UserRecord]] = {}
 
@@ -59,6 +60,7 @@ class Runtime:
         await self._blobs.open()
         self._queue = registry.queue(self.settings.queue_url, self.store)
         await self._queue.open()
+        self._background = background
         if background:
             self._tasks = [
                 asyncio.create_task(self._reap_crashed_runs(), name="runyard-reaper"),
@@ -66,6 +68,28 @@ class Runtime:
             ]
         self.ready = True
         return new_key
+
+    async def reconfigure(self, settings: Settings) -> None:
+        """Switch to new storage settings (from /system-admin) without a restart."""
+        blobs = registry.blob_store(settings)
+        await blobs.open()
+        queue = registry.queue(settings.queue_url, self.store)
+        await queue.open()
+        old_blobs, old_queue = self._blobs, self._queue
+        self.settings, self._blobs, self._queue = settings, blobs, queue
+        if self._background:
+            consumer = next((t for t in self._tasks if t.get_name() == "runyard-notifications"),
+                            None)
+            if consumer is not None:
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer
+                self._tasks.remove(consumer)
+            self._tasks.append(asyncio.create_task(self._consume_notifications(),
+                                                   name="runyard-notifications"))
+        for closing in (old_queue, old_blobs):
+            if closing is not None:
+                await closing.close()
 
     async def stop(self) -> None:
         self.ready = False

@@ -44,3 +44,7 @@ class Queue(abc.ABC):
     @abc.abstractmethod
     async def nack(self, message: ObjectCreated) -> None:
         """Handling failed: deliver it again later (or dead-letter it after the last try)."""
+
+    async def check(self) -> None:
+        """Prove the queue can be read, without consuming anything; raise if it cannot."""
+        return None
