@@ -15,6 +15,11 @@ EVENTS = "wandb-events.jsonl"
 SUMMARY = "wandb-summary.json"
 CONSOLE = "output.log"
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: Line numbers are 32-bit in the database; no stream comes near this many lines.
+MAX_LINES = INT32_MAX
+
 
 def parse_request(body: Any) -> StreamBatch:
     if not isinstance(body, dict):
@@ -44,13 +49,26 @@ def parse_request(body: Any) -> StreamBatch:
     if not isinstance(uploaded, list) or not all(isinstance(u, str) for u in uploaded):
         raise BadRequest("'uploaded' must be a list of file names")
     batch.uploaded = [check_file_name(u) for u in uploaded]
-    batch.complete = bool(body.get("complete"))
+    batch.complete = _flag(body, "complete")
+    batch.preempting = _flag(body, "preempting")
     exit_code = body.get("exitcode")
-    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
-        raise BadRequest("'exitcode' must be an integer")
+    if exit_code is not None and not (_is_int(exit_code) and INT32_MIN <= exit_code <= INT32_MAX):
+        raise BadRequest("'exitcode' must be a 32-bit integer")
     batch.exit_code = exit_code
-    batch.preempting = bool(body.get("preempting"))
     return batch
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise BadRequest(f"'{name}' must be true or false")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _chunk(fname: str, chunk: Any) -> tuple[int, list[str]]:
@@ -58,10 +76,12 @@ def _chunk(fname: str, chunk: Any) -> tuple[int, list[str]]:
         raise BadRequest(f"files[{fname!r}] must be an object with offset and content")
     offset = chunk.get("offset", 0)
     content = chunk.get("content", [])
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not _is_int(offset) or offset < 0:
         raise BadRequest(f"files[{fname!r}].offset must be a non-negative integer")
     if not isinstance(content, list) or not all(isinstance(c, str) for c in content):
         raise BadRequest(f"files[{fname!r}].content must be a list of strings")
+    if offset + len(content) > MAX_LINES:
+        raise BadRequest(f"files[{fname!r}] goes past line {MAX_LINES}")
     return offset, content
 
 
@@ -78,6 +98,8 @@ def _json_object(fname: str, text: str) -> dict[str, Any]:
 def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
     row = _json_object(fname, text)
     step = _number(row.get("_step"))
+    if step is not None and not 0 <= step <= INT64_MAX:
+        raise BadRequest(f"{fname}: _step {row.get('_step')!r} is out of range")
     return StreamLine(
         line_no=line_no,
         text=text,

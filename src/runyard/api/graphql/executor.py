@@ -98,6 +98,9 @@ class GraphQLService:
                          operation_name=operation_name or None, context_value=context)
         if not isinstance(result, ExecutionResult):
             raise RuntimeError("resolvers must be synchronous")
+        if result.errors and result.data is None and all(e.path is None for e in result.errors):
+            # Nothing ran: variables did not coerce, or the operation was not found.
+            raise InvalidQuery(list(result.errors))
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [_public_error(e) for e in result.errors]
@@ -107,9 +110,10 @@ class GraphQLService:
 def _public_error(error: GraphQLError) -> dict[str, Any]:
     """Our own errors keep their message; anything else is logged and hidden."""
     original = error.original_error
-    if original is None:
-        return error.formatted  # type: ignore[return-value]
-    if isinstance(original, RunyardError) and original.status_code < 500:
+    if original is None or error.path is None:
+        # graphql-core's own error about the request (not a resolver's): safe to show.
+        code, message, status = "bad_request", error.message, 400
+    elif isinstance(original, RunyardError) and original.status_code < 500:
         code, message, status = original.code, original.message, original.status_code
     else:
         log.error("resolver failed at %s", error.path, exc_info=original)

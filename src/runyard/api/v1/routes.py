@@ -23,7 +23,8 @@ router = APIRouter(prefix="/api/v1", tags=["api-v1"], default_response_class=Nan
 
 User = CurrentUser
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+Step = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 MAX_HISTORY_PAGE = 10_000
 
 
@@ -96,8 +97,9 @@ async def get_run(entity: str, project: str, run: str, request: Request,
 async def get_history(
     entity: str, project: str, run: str, request: Request, user: User,
     keys: Annotated[list[str], Query(description="Keys to return; all when absent.")] = [],  # noqa: B006
-    min_step: int | None = None,
-    max_step: Annotated[int | None, Query(description="Exclusive.")] = None,
+    min_step: Step = None,
+    max_step: Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1,
+                                          description="Exclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 1000,
 ) -> Response:
     record = await _run(request, user, entity, project, run)
