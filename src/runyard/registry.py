@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlparse
 
+from runyard.cache.base import Cache
 from runyard.errors import ConfigError
 from runyard.queues.base import Queue
 from runyard.settings import Settings
@@ -55,6 +56,13 @@ def _choose(kind: str, registry: dict[str, T], url: str) -> T:
 
 def metadata_store(url: str, *, password_secret: str = "", region: str = "") -> MetadataStore:
     return _choose("metadata store", METADATA_STORES, url)(url, password_secret, region)
+
+
+def cache(url: str) -> Cache:
+    """The cache for ``url`` (memory://, redis://, rediss://); see runyard.cache."""
+    from runyard.cache import cache_from_url
+
+    return cache_from_url(url)
 
 
 def metadata_store_for(settings: Settings) -> MetadataStore:

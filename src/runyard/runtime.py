@@ -36,6 +36,7 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = registry.metadata_store_for(settings)
+        self.cache = registry.cache(settings.cache_url)
         # Chosen at start: /system-admin may have saved their settings in the database.
         self._blobs: BlobStore | None = None
         self._queue: Queue | None = None
@@ -52,6 +53,7 @@ class Runtime:
         self.signer = UrlSigner(await anyio.to_thread.run_sync(self._signing_secret),
                                 self.settings.signed_url_ttl)
         await anyio.to_thread.run_sync(self.store.open)
+        await self.cache.open()
         await anyio.to_thread.run_sync(self._migrate)
         saved = await anyio.to_thread.run_sync(self.store.saved_settings)
         self.settings = self.settings.with_saved(saved)
@@ -103,6 +105,7 @@ class Runtime:
             await self._queue.close()
         if self._blobs is not None:
             await self._blobs.close()
+        await self.cache.close()
         await anyio.to_thread.run_sync(self.store.close)
 
     @property
@@ -168,6 +171,14 @@ class Runtime:
             self._auth_cache.clear()
         self._auth_cache[digest] = (now + _AUTH_CACHE_SECONDS, user)
         return user
+
+    async def project_changed(self, entity: str, project: str) -> None:
+        """Invalidate cached reads of a project's runs (a run was created or written)."""
+        await self.cache.incr(f"gen:project:{entity}/{project}")
+
+    async def project_generation(self, entity: str, project: str) -> str:
+        value = await self.cache.get(f"gen:project:{entity}/{project}")
+        return value.decode() if value else "0"
 
     def require_signer(self) -> UrlSigner:
         if self.signer is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio.from_thread
+
 from runyard.errors import Forbidden, NotFound
 from runyard.runtime import Runtime
 from runyard.stores.metadata.base import RunRecord, UserRecord
@@ -23,6 +25,10 @@ class Context:
     def check_access(self, entity: str) -> None:
         if not self.can_access(entity):
             raise Forbidden(f"user {self.user.username!r} has no access to entity {entity!r}")
+
+    def after_write(self, entity: str, project: str) -> None:
+        """Called from a resolver's worker thread: invalidate the project's cached reads."""
+        anyio.from_thread.run(self.runtime.project_changed, entity, project)
 
     def run(self, entity: str, project: str, name: str) -> RunRecord:
         self.check_access(entity)

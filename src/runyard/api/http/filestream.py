@@ -31,4 +31,6 @@ async def file_stream(entity: str, project: str, run: str, request: Request,
         raise NotFound(f"run {entity}/{project}/{run} does not exist")
     updated = await anyio.to_thread.run_sync(runtime.store.apply_stream, record.id, batch,
                                              time.time())
+    if batch.summary is not None or batch.complete or batch.preempting or batch.history:
+        await runtime.project_changed(entity, project)
     return {"exitcode": None, "limits": {}, "stopped": updated.stop_requested}

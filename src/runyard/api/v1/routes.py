@@ -6,6 +6,7 @@ JSON extensions ``NaN``/``Infinity`` that Python's and wandb's parsers accept).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated, Any
 
@@ -17,7 +18,13 @@ from runyard.api.http.common import CurrentUser, base_url, check_entity_access, 
 from runyard.api.v1 import models as out
 from runyard.api.v1.nan_json import NanJSONResponse
 from runyard.errors import BadRequest, NotFound
-from runyard.stores.metadata.base import SORTABLE_RUN_COLUMNS, RunQuery, RunRecord, UserRecord
+from runyard.stores.metadata.base import (
+    SORTABLE_RUN_COLUMNS,
+    MetadataStore,
+    RunQuery,
+    RunRecord,
+    UserRecord,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["api-v1"], default_response_class=NanJSONResponse)
 
@@ -26,6 +33,12 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Step = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 MAX_HISTORY_PAGE = 10_000
+HISTORY_TTL = 600.0
+RUNS_TTL = 60.0
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @router.get("/viewer", response_model=out.UserOut)
@@ -61,16 +74,25 @@ async def list_runs(
                                            + ", ".join(SORTABLE_RUN_COLUMNS))] = "-created_at",
     limit: Limit = 50,
     offset: Offset = 0,
-) -> out.RunPage:
+) -> Response:
     check_entity_access(user, entity)
     if sort.lstrip("+-") not in SORTABLE_RUN_COLUMNS:
         raise BadRequest(f"sort must be one of {', '.join(SORTABLE_RUN_COLUMNS)}")
     query = RunQuery(state=state, tags=tuple(tag), group=group, job_type=job_type,
                      search=search, sort=sort, limit=limit, offset=offset)
-    store = runtime_of(request).store
-    runs, total = await anyio.to_thread.run_sync(store.list_runs, entity, project, query)
-    return out.RunPage(items=[run_out(r, detail=False) for r in runs], total=total,
-                       next_offset=offset + limit if offset + limit < total else None)
+    runtime = runtime_of(request)
+    generation = await runtime.project_generation(entity, project)
+    key = f"runs:{entity}/{project}:{generation}:{_digest(repr(query))}"
+
+    async def compute() -> bytes:
+        runs, total = await anyio.to_thread.run_sync(runtime.store.list_runs, entity, project,
+                                                     query)
+        page = out.RunPage(items=[run_out(r, detail=False) for r in runs], total=total,
+                           next_offset=offset + limit if offset + limit < total else None)
+        return page.model_dump_json().encode()
+
+    body = await runtime.cache.get_or_compute(key, RUNS_TTL, compute)
+    return Response(body, media_type="application/json")
 
 
 async def _run(request: Request, user: UserRecord, entity: str, project: str,
@@ -103,10 +125,22 @@ async def get_history(
     limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 1000,
 ) -> Response:
     record = await _run(request, user, entity, project, run)
-    store = runtime_of(request).store
-    rows = await anyio.to_thread.run_sync(
-        lambda: store.read_history(record.id, min_step=min_step, max_step=max_step,
-                                   limit=limit + 1))
+    runtime = runtime_of(request)
+    # New rows change history_line_count, so a cached page is never served stale.
+    key = (f"history:{record.id}:{record.history_line_count}:"
+           f"{_digest(repr((keys, min_step, max_step, limit)))}")
+
+    async def compute() -> bytes:
+        return await anyio.to_thread.run_sync(
+            _history_page, runtime.store, record.id, keys, min_step, max_step, limit)
+
+    body = await runtime.cache.get_or_compute(key, HISTORY_TTL, compute)
+    return Response(body, media_type="application/json")
+
+
+def _history_page(store: MetadataStore, run_id: int, keys: list[str], min_step: int | None,
+                  max_step: int | None, limit: int) -> bytes:
+    rows = store.read_history(run_id, min_step=min_step, max_step=max_step, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     if keys:
@@ -120,8 +154,7 @@ async def get_history(
     else:
         texts = [row.text for row in rows]  # stored text, byte for byte
     next_step = json.dumps(rows[-1].step + 1) if more and rows else "null"
-    body = '{"rows":[' + ",".join(texts) + '],"next_min_step":' + next_step + "}"
-    return Response(body, media_type="application/json")
+    return ('{"rows":[' + ",".join(texts) + '],"next_min_step":' + next_step + "}").encode()
 
 
 @router.get(RUN_PATH + "/system-metrics", response_model=out.HistoryPage)

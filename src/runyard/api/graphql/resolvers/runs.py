@@ -61,7 +61,9 @@ def upsert_bucket(_root: Any, info: Info, input: dict[str, Any]) -> dict[str, An
         if record is None:
             raise NotFound("run does not exist")
         context.check_access(record.entity)
-        return {"bucket": RunView(store.update_run(record.id, fields)), "inserted": False}
+        updated = store.update_run(record.id, fields)
+        context.after_write(updated.entity, updated.project)
+        return {"bucket": RunView(updated), "inserted": False}
     entity = check_name("entity", input.get("entityName") or context.user.entity)
     project = check_name("project", input.get("modelName") or DEFAULT_PROJECT)
     name = check_name("run", input.get("name") or new_run_id())
@@ -70,6 +72,7 @@ def upsert_bucket(_root: Any, info: Info, input: dict[str, Any]) -> dict[str, An
         entity, project, name, user_id=context.user.id, fields=fields,
         make_display_name=display_name,
     )
+    context.after_write(entity, project)
     return {"bucket": RunView(record), "inserted": inserted}
 
 
