@@ -135,6 +135,9 @@ class EventRow(Base):
 
 
 class ConsoleLine(Base):
+    """One console line; ``content`` is the line as a JSON string, so every character
+    (NUL included, which PostgreSQL text cannot hold) round-trips on every database."""
+
     __tablename__ = "console_lines"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     line_no: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +47,9 @@ class SqlMetadataStore(MetadataStore):
         self._echo = echo
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._claim_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if self.url.get_backend_name() == "sqlite"
+            else contextlib.nullcontext())
 
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -234,11 +239,11 @@ class SqlMetadataStore(MetadataStore):
                 where.append(m.Run.group_name == query.group)
             if query.job_type:
                 where.append(m.Run.job_type == query.job_type)
-            for tag in query.tags:
-                where.append(m.Run.tags.contains(json.dumps(tag)))
+            for tag in query.tags:  # the tag with its JSON quotes: an exact element match
+                where.append(m.Run.tags.contains(json.dumps(tag), autoescape=True))
             if query.search:
-                pattern = f"%{query.search}%"
-                where.append(or_(m.Run.display_name.like(pattern), m.Run.name.like(pattern)))
+                where.append(or_(m.Run.display_name.icontains(query.search, autoescape=True),
+                                 m.Run.name.icontains(query.search, autoescape=True)))
             total = int(s.scalar(select(func.count()).select_from(m.Run).where(*where)) or 0)
             column_name = query.sort.lstrip("+-")
             if column_name not in SORTABLE_RUN_COLUMNS:
@@ -302,7 +307,7 @@ class SqlMetadataStore(MetadataStore):
                     run.events_line_count, max(ln.line_no for ln in batch.events) + 1)
             if batch.console:
                 _replace_lines(s, m.ConsoleLine, run_id, [
-                    {"run_id": run_id, "line_no": no, "content": content}
+                    {"run_id": run_id, "line_no": no, "content": json.dumps(content)}
                     for no, content in batch.console
                 ])
                 run.log_line_count = max(
@@ -369,7 +374,7 @@ class SqlMetadataStore(MetadataStore):
                 .where(m.ConsoleLine.run_id == run_id, m.ConsoleLine.line_no >= offset)
                 .order_by(m.ConsoleLine.line_no).limit(limit)
             ).all()
-            return [(int(no), str(content)) for no, content in rows]
+            return [(int(no), str(json.loads(content))) for no, content in rows]
 
     def add_alert(self, run_id: int, title: str, text: str, severity: str) -> AlertRecord:
         with self._tx() as s:
@@ -393,7 +398,9 @@ class SqlMetadataStore(MetadataStore):
                                  created_at=now))
 
     def claim_messages(self, limit: int, lease_seconds: float, now: float) -> list[QueuedMessage]:
-        with self._tx() as s:
+        # SQLite has no SKIP LOCKED and takes its write lock only at the first write, so
+        # claims in one process are serialized here (SQLite serves a single process).
+        with self._claim_lock, self._tx() as s:
             rows = s.scalars(
                 select(m.QueueMessage)
                 .where(m.QueueMessage.dead.is_(False), m.QueueMessage.available_at <= now)
