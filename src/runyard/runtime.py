@@ -180,6 +180,19 @@ class Runtime:
         value = await self.cache.get(f"gen:project:{entity}/{project}")
         return value.decode() if value else "0"
 
+    def blob_url(self, method: str, key: str, base_url: str) -> str:
+        """Where a client PUTs or GETs a blob: the backend's own pre-signed URL, or ours."""
+        direct = self.blobs.presign(method, key, self.settings.signed_url_ttl)
+        return direct or self.require_signer().sign(method, key, base_url)
+
+    async def uploads_reported(self, keys: list[str]) -> None:
+        """The client says it uploaded these. When the bytes went straight to the backend
+        and no bucket notification tells us, check them ourselves (size, checksum)."""
+        if not self.blobs.direct_transfers:
+            return  # uploads came through /storage, which already announced them
+        for key in keys:
+            await self.queue.publish(ObjectCreated(key=key, size=-1, md5=""))
+
     def require_signer(self) -> UrlSigner:
         if self.signer is None:
             raise RuntimeError("runtime is not started")
@@ -218,6 +231,18 @@ class Runtime:
                 await asyncio.sleep(1)
 
     async def handle_object_created(self, message: ObjectCreated) -> None:
-        """Idempotent: record size and checksum of the blob on its file row."""
-        await anyio.to_thread.run_sync(
-            self.store.file_stored, message.key, message.size, message.md5, time.time())
+        """Idempotent: record size and checksum of the blob on its file row.
+
+        A message with a negative size only says "look": the blob is checked with a stat,
+        and a blob that is not there yet makes the message fail, so it is retried.
+        """
+        key = self.blobs.relative_key(message.key)
+        if key is None:
+            return
+        size, md5 = message.size, message.md5
+        if size < 0:
+            info = await self.blobs.stat(key)
+            if info is None:
+                raise LookupError(f"reported upload {key!r} is not in the blob store yet")
+            size, md5 = info.size, info.md5
+        await anyio.to_thread.run_sync(self.store.file_stored, key, size, md5, time.time())

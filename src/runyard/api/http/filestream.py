@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from runyard.api.http.common import CurrentUser, check_entity_access, read_json, runtime_of
 from runyard.domain.filestream import parse_request
 from runyard.errors import NotFound
+from runyard.stores.keys import run_file_key
 
 router = APIRouter(tags=["wandb-client"])
 
@@ -33,4 +34,6 @@ async def file_stream(entity: str, project: str, run: str, request: Request,
                                              time.time())
     if batch.summary is not None or batch.complete or batch.preempting or batch.history:
         await runtime.project_changed(entity, project)
+    if batch.uploaded:
+        await runtime.uploads_reported([run_file_key(record.id, n) for n in batch.uploaded])
     return {"exitcode": None, "limits": {}, "stopped": updated.stop_requested}

@@ -192,10 +192,11 @@ async def get_files(entity: str, project: str, run: str, request: Request, user:
     runtime = runtime_of(request)
     files = await anyio.to_thread.run_sync(
         lambda: runtime.store.list_files(record.id, limit=limit + 1, offset=offset))
-    signer, base = runtime.require_signer(), base_url(request)
+    base = base_url(request)
     return out.FilePage(
         items=[out.FileOut(name=f.name, size=f.size, md5=f.md5, uploaded=f.uploaded,
-                           updated_at=f.updated_at, url=signer.sign("GET", f.storage_key, base))
+                           updated_at=f.updated_at,
+                           url=runtime.blob_url("GET", f.storage_key, base))
                for f in files[:limit]],
         next_offset=offset + limit if len(files) > limit else None)
 

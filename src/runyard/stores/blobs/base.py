@@ -15,11 +15,27 @@ class BlobInfo:
 
 
 class BlobStore(abc.ABC):
-    """Constructors do no I/O; ``open`` prepares the backend."""
+    """Constructors do no I/O; ``open`` prepares the backend.
 
-    #: True when clients PUT/GET through this server's /storage endpoint (signed URLs);
-    #: False when the backend hands out its own pre-signed URLs (S3).
-    served_by_runyard: bool = True
+    Clients move bytes either through Runyard's own ``/storage`` endpoint (URLs signed by
+    Runyard; ``presign`` returns None) or straight to the backend (``presign`` returns the
+    backend's own pre-signed URL, as S3 does).
+    """
+
+    #: True when clients move bytes straight to the backend (``presign`` gives URLs).
+    direct_transfers: bool = False
+
+    def presign(self, method: str, key: str, ttl_seconds: int) -> str | None:
+        """A URL for ``GET`` or ``PUT`` of ``key`` that the backend serves itself, or None."""
+        return None
+
+    def upload_headers(self) -> list[str]:
+        """``Name:Value`` headers a client must send with a pre-signed PUT (e.g. SSE-KMS)."""
+        return []
+
+    def relative_key(self, object_key: str) -> str | None:
+        """Map a backend object key from a notification to our key; None if not ours."""
+        return object_key
 
     @abc.abstractmethod
     async def open(self) -> None: ...

@@ -21,12 +21,12 @@ def create_run_files(_root: Any, info: Info, input: dict[str, Any]) -> dict[str,
         raise BadRequest(f"at most {MAX_FILES_PER_CALL} files per call")
     records = context.runtime.store.register_files(
         run.id, names, lambda name: run_file_key(run.id, name))
-    signer = context.runtime.require_signer()
+    runtime = context.runtime
     return {
         "runID": ids.encode("Run", run.id),
-        "uploadHeaders": [],
+        "uploadHeaders": runtime.blobs.upload_headers(),
         "files": [
-            {"name": r.name, "uploadUrl": signer.sign("PUT", r.storage_key, context.base_url)}
+            {"name": r.name, "uploadUrl": runtime.blob_url("PUT", r.storage_key, context.base_url)}
             for r in records
         ],
     }
