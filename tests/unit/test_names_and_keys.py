@@ -15,13 +15,14 @@ def test_good_file_names(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["", "../x", "a/../../x", "/etc/passwd", "\\\\server\\x",
-                                  "C:/x", "a\x00b", "a//b", "./a", "a/.", "x" * 513])
+                                  "C:/x", "a\x00b", "a//b", "./a", "a/.", "x" * 513,
+                                  "notes.txt ", "dir /a.txt"])
 def test_bad_file_names(name: str) -> None:
     with pytest.raises(BadRequest):
         check_file_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "a?b", "a#b", "..", "x" * 129, "a\x00"])
+@pytest.mark.parametrize("name", ["", "a/b", "a?b", "a#b", "..", "x" * 129, "a\x00", " a", "a "])
 def test_bad_entity_project_run_names(name: str) -> None:
     with pytest.raises(BadRequest):
         check_name("project", name)

@@ -24,6 +24,8 @@ _NOUNS = (
 def check_name(kind: str, value: str, max_length: int = 128) -> str:
     if not value or len(value) > max_length:
         raise BadRequest(f"{kind} name must be 1 to {max_length} characters")
+    if value != value.strip(" "):
+        raise BadRequest(f"{kind} name {value!r} starts or ends with a space")
     if any(c in _FORBIDDEN for c in value) or value in (".", ".."):
         raise BadRequest(f"{kind} name {value!r} contains a character that is not allowed")
     return value

@@ -20,6 +20,9 @@ def check_file_name(name: str) -> str:
     parts = name.replace("\\", "/").split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise BadRequest(f"file name has an empty, '.' or '..' part: {name!r}")
+    if any(part != part.rstrip(" ") for part in parts):
+        # MySQL compares names padded with spaces: "a.txt" and "a.txt " would collide.
+        raise BadRequest(f"file name has a part ending in a space: {name!r}")
     return name
 
 

@@ -35,6 +35,13 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 
+def Name(length: int) -> String:  # noqa: N802 - reads as a column type
+    """A name compared exactly: MySQL's default collation ignores case, accents and trailing
+    spaces, which would make ``Model.pt`` and ``model.pt`` the same file."""
+    return String(length).with_variant(  # type: ignore[return-value]
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -42,14 +49,14 @@ class Base(DeclarativeBase):
 class Entity(Base):
     __tablename__ = "entities"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(Name(128), unique=True)
     created_at: Mapped[float] = mapped_column(Double())
 
 
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(128), unique=True)
+    username: Mapped[str] = mapped_column(Name(128), unique=True)
     email: Mapped[str] = mapped_column(String(255), default="")
     is_admin: Mapped[bool] = mapped_column(Boolean(), default=False)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
@@ -71,7 +78,7 @@ class Project(Base):
     __table_args__ = (UniqueConstraint("entity_id", "name"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
-    name: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(Name(128))
     created_at: Mapped[float] = mapped_column(Double())
 
 
@@ -85,12 +92,12 @@ class Run(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    name: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(Name(128))
     display_name: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16))
     notes: Mapped[str | None] = mapped_column(Text(), nullable=True)
-    group_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    job_type: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    group_name: Mapped[str | None] = mapped_column(Name(255), nullable=True)
+    job_type: Mapped[str | None] = mapped_column(Name(255), nullable=True)
     tags: Mapped[str] = mapped_column(Text(), default="[]")
     config: Mapped[str] = mapped_column(LongText, default="{}")
     summary: Mapped[str] = mapped_column(LongText, default="{}")
@@ -149,8 +156,8 @@ class RunFile(Base):
     __table_args__ = (UniqueConstraint("run_id", "name"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
-    name: Mapped[str] = mapped_column(String(512))
-    storage_key: Mapped[str] = mapped_column(String(700), unique=True)
+    name: Mapped[str] = mapped_column(Name(512))
+    storage_key: Mapped[str] = mapped_column(Name(700), unique=True)
     size: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
     md5: Mapped[str | None] = mapped_column(String(64), nullable=True)
     uploaded: Mapped[bool] = mapped_column(Boolean(), default=False)
@@ -191,6 +198,6 @@ class SavedSetting(Base):
     """Settings changed at run time from /system-admin (below CLI and env in precedence)."""
 
     __tablename__ = "saved_settings"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(Name(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text())
     updated_at: Mapped[float] = mapped_column(Double())

@@ -27,7 +27,15 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=128).with_variant(
+                mysql.VARCHAR(length=128, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entities")),
         sa.UniqueConstraint("name", name=op.f("uq_entities_name")),
@@ -43,7 +51,15 @@ def upgrade() -> None:
         sa.Column(
             "entity_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=128).with_variant(
+                mysql.VARCHAR(length=128, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("created_at", sa.Double(), nullable=False),
         sa.ForeignKeyConstraint(
             ["entity_id"], ["entities.id"], name=op.f("fk_projects_entity_id_entities")
@@ -59,7 +75,15 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column("username", sa.String(length=128), nullable=False),
+        sa.Column(
+            "username",
+            sa.String(length=128).with_variant(
+                mysql.VARCHAR(length=128, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("email", sa.String(length=255), nullable=False),
         sa.Column("is_admin", sa.Boolean(), nullable=False),
         sa.Column(
@@ -104,12 +128,36 @@ def upgrade() -> None:
             "project_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=128).with_variant(
+                mysql.VARCHAR(length=128, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("display_name", sa.String(length=255), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
-        sa.Column("group_name", sa.String(length=255), nullable=True),
-        sa.Column("job_type", sa.String(length=255), nullable=True),
+        sa.Column(
+            "group_name",
+            sa.String(length=255).with_variant(
+                mysql.VARCHAR(length=255, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=True,
+        ),
+        sa.Column(
+            "job_type",
+            sa.String(length=255).with_variant(
+                mysql.VARCHAR(length=255, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=True,
+        ),
         sa.Column("tags", sa.Text(), nullable=False),
         sa.Column(
             "config",
@@ -236,8 +284,24 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=512), nullable=False),
-        sa.Column("storage_key", sa.String(length=700), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=512).with_variant(
+                mysql.VARCHAR(length=512, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "storage_key",
+            sa.String(length=700).with_variant(
+                mysql.VARCHAR(length=700, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("size", sa.BigInteger(), nullable=True),
         sa.Column("md5", sa.String(length=64), nullable=True),
         sa.Column("uploaded", sa.Boolean(), nullable=False),

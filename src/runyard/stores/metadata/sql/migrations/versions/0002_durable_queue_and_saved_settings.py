@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
@@ -38,7 +39,15 @@ def upgrade() -> None:
 
     op.create_table(
         "saved_settings",
-        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column(
+            "name",
+            sa.String(length=64).with_variant(
+                mysql.VARCHAR(length=64, charset="utf8mb4", collation="utf8mb4_bin"),
+                "mysql",
+                "mariadb",
+            ),
+            nullable=False,
+        ),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_saved_settings")),
