@@ -38,7 +38,7 @@ LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 def Name(length: int) -> String:  # noqa: N802 - reads as a column type
     """A name compared exactly: MySQL's default collation ignores case, accents and trailing
     spaces, which would make ``Model.pt`` and ``model.pt`` the same file."""
-    return String(length).with_variant(  # type: ignore[return-value]
+    return String(length).with_variant(
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
