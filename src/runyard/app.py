@@ -15,6 +15,7 @@ from runyard.api.http import errors
 from runyard.api.http.filestream import router as filestream_router
 from runyard.api.http.health import router as health_router
 from runyard.api.http.storage import router as storage_router
+from runyard.api.v1.charts import router as charts_router
 from runyard.api.v1.routes import router as v1_router
 from runyard.api.v1.system_admin import router as system_admin_router
 from runyard.runtime import Runtime
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.include_router(filestream_router)
     app.include_router(storage_router)
     app.include_router(v1_router)
+    app.include_router(charts_router)
     app.include_router(system_admin_router)
 
     @app.post("/sdk/otel/{path:path}", include_in_schema=False)

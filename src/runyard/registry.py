@@ -30,10 +30,22 @@ def _local_blobs(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.resolved_blob_store_url)
 
 
+def _s3_blobs(settings: Settings) -> BlobStore:
+    from runyard.stores.blobs.s3 import S3BlobStore
+
+    return S3BlobStore(settings)
+
+
 def _internal_queue(url: str, store: MetadataStore) -> Queue:
     from runyard.queues.internal import InternalQueue
 
     return InternalQueue(store)
+
+
+def _sqs_queue(url: str, store: MetadataStore) -> Queue:
+    from runyard.queues.sqs import SqsQueue
+
+    return SqsQueue(url, store)
 
 
 METADATA_STORES: dict[str, Callable[..., MetadataStore]] = {
@@ -41,8 +53,9 @@ METADATA_STORES: dict[str, Callable[..., MetadataStore]] = {
     for scheme in ("sqlite", "mysql", "mysql+pymysql", "mariadb", "postgres", "postgresql",
                    "postgresql+psycopg")
 }
-BLOB_STORES: dict[str, Callable[[Settings], BlobStore]] = {"file": _local_blobs}
-QUEUES: dict[str, Callable[[str, MetadataStore], Queue]] = {"internal": _internal_queue}
+BLOB_STORES: dict[str, Callable[[Settings], BlobStore]] = {"file": _local_blobs, "s3": _s3_blobs}
+QUEUES: dict[str, Callable[[str, MetadataStore], Queue]] = {"internal": _internal_queue,
+                                                            "sqs": _sqs_queue}
 
 
 def _choose(kind: str, registry: dict[str, T], url: str) -> T:

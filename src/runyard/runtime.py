@@ -18,6 +18,7 @@ import anyio
 from runyard import registry
 from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_hint
 from runyard.auth.signing import UrlSigner
+from runyard.domain import artifacts
 from runyard.errors import ConfigError, Unauthorized
 from runyard.queues.base import ObjectCreated, Queue
 from runyard.settings import Settings
@@ -245,4 +246,21 @@ class Runtime:
             if info is None:
                 raise LookupError(f"reported upload {key!r} is not in the blob store yet")
             size, md5 = info.size, info.md5
-        await anyio.to_thread.run_sync(self.store.file_stored, key, size, md5, time.time())
+        stored = await anyio.to_thread.run_sync(self.store.file_stored, key, size, md5,
+                                                time.time())
+        if not stored:
+            await self._artifact_blob_landed(key, size, md5)
+
+    async def _artifact_blob_landed(self, key: str, size: int, md5: str) -> None:
+        """An artifact file under ``artifacts/md5/<md5>``: note it stored, unless its bytes
+        have another md5 (then they are thrown away and the client's commit will fail)."""
+        expected = artifacts.md5_of_blob_key(key)
+        if expected is None:
+            return
+        if artifacts.is_hex_md5(md5) and md5 != expected:
+            log.warning("artifact upload %r has md5 %s: discarded", key, md5)
+            await anyio.to_thread.run_sync(self.store.artifact_blob_rejected, expected)
+            await self.blobs.delete(key)
+            return
+        await anyio.to_thread.run_sync(self.store.artifact_blob_stored, expected, size,
+                                       time.time())

@@ -1,18 +1,22 @@
 """Contract of the blob store port, run against every adapter.
 
-To add an adapter (e.g. S3), add a ``BlobBackend`` to ``BACKENDS``: the settings that make
+To add an adapter, add a ``BlobBackend`` to ``BACKENDS``: the settings that make
 ``registry.blob_store`` choose it and a way to list every object it holds (to prove that failed
 uploads leave nothing behind). Each test runs in one event loop, opened and closed inside.
+
+S3 runs on SeaweedFS (a real S3 server) and on moto with SSE-KMS; each test gets its own prefix
+in a bucket shared by the session, and unfinished multipart uploads count as leftovers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -21,6 +25,7 @@ from runyard import registry
 from runyard.errors import BadRequest, NotFound, PayloadTooLarge
 from runyard.settings import Settings
 from runyard.stores.blobs.base import BlobStore
+from tests.services import AwsService
 
 T = TypeVar("T")
 
@@ -42,7 +47,7 @@ class BlobBackend:
         return anyio.run(main)
 
 
-def _local(tmp_path: Path) -> BlobBackend:
+def _local(request: pytest.FixtureRequest, tmp_path: Path) -> BlobBackend:
     root = tmp_path / "blobs"
 
     def leftovers() -> list[str]:
@@ -53,12 +58,69 @@ def _local(tmp_path: Path) -> BlobBackend:
     return BlobBackend(Settings(data_dir=tmp_path, blob_store_url=root.as_uri()), leftovers)
 
 
-BACKENDS: dict[str, Callable[[Path], BlobBackend]] = {"local": _local}
+@dataclass
+class S3Bucket:
+    """One bucket per S3 service and session; tests use their own prefixes in it."""
+
+    service: AwsService
+    name: str
+    kms_key: str = ""
+
+    @property
+    def s3(self) -> Any:
+        return self.service.client("s3")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_bucket(seaweedfs: AwsService) -> S3Bucket:
+    return S3Bucket(seaweedfs, seaweedfs.create_bucket())
+
+
+@pytest.fixture(scope="session")
+def moto_kms_bucket(moto: AwsService) -> S3Bucket:
+    key = moto.client("kms").create_key(Description="runyard blob tests")["KeyMetadata"]["KeyId"]
+    return S3Bucket(moto, moto.create_bucket(), kms_key=key)
+
+
+def s3_backend(request: pytest.FixtureRequest, bucket: S3Bucket) -> BlobBackend:
+    request.getfixturevalue("aws_env")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings = Settings(blob_store_url=f"s3://{bucket.name}/{prefix}",
+                        blob_store_region=bucket.service.region,
+                        blob_store_endpoint=bucket.service.endpoint,
+                        blob_store_kms_key=bucket.kms_key)
+    s3 = bucket.s3
+
+    def leftovers() -> list[str]:
+        head = prefix + "/"
+        objects = s3.list_objects_v2(Bucket=bucket.name, Prefix=head).get("Contents", [])
+        uploads = s3.list_multipart_uploads(Bucket=bucket.name, Prefix=head).get("Uploads", [])
+        if bucket.kms_key:  # whatever is left was stored with SSE-KMS under the configured key
+            for o in objects:
+                stored = s3.head_object(Bucket=bucket.name, Key=o["Key"])
+                assert stored["ServerSideEncryption"] == "aws:kms"
+                assert stored["SSEKMSKeyId"].endswith(bucket.kms_key)
+        return sorted([o["Key"][len(head):] for o in objects]
+                      + [f"unfinished multipart upload: {u['Key']}" for u in uploads])
+
+    return BlobBackend(settings, leftovers)
+
+
+def _seaweedfs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobBackend:
+    return s3_backend(request, request.getfixturevalue("seaweedfs_bucket"))
+
+
+def _moto_kms(request: pytest.FixtureRequest, tmp_path: Path) -> BlobBackend:
+    return s3_backend(request, request.getfixturevalue("moto_kms_bucket"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], BlobBackend]] = {
+    "local": _local, "s3-seaweedfs": _seaweedfs, "s3-moto-kms": _moto_kms}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> BlobBackend:
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 async def chunks(parts: Iterable[bytes]) -> AsyncIterator[bytes]:

@@ -1,12 +1,14 @@
-"""Contract of the queue port, run against every adapter (add SQS etc. to ``BACKENDS``).
+"""Contract of the queue port, run against every adapter (add adapters to ``BACKENDS``).
 
 The embedded queue keeps its messages in the metadata database, so it runs once per database
-kind. Each test runs in one event loop; the queue is opened and closed inside it.
+kind; SQS (on moto, a new queue per test) needs no database and runs once, on SQLite. Each test
+runs in one event loop; the queue is opened and closed inside it.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,8 +18,8 @@ import pytest
 from runyard import registry
 from runyard.queues.base import ObjectCreated, Queue
 from runyard.stores.metadata.base import MetadataStore
-
-BACKENDS = {"internal": "internal://"}
+from tests.services import AwsService
+from tests.stores import databases
 
 
 @dataclass
@@ -26,9 +28,36 @@ class QueueBackend:
     store: MetadataStore
 
 
-@pytest.fixture(params=sorted(BACKENDS))
-def queue_backend(request: pytest.FixtureRequest, metadata_store: MetadataStore) -> QueueBackend:
-    return QueueBackend(BACKENDS[request.param], metadata_store)
+def _internal(request: pytest.FixtureRequest, store: MetadataStore) -> QueueBackend:
+    return QueueBackend("internal://", store)
+
+
+def _sqs_moto(request: pytest.FixtureRequest, store: MetadataStore) -> QueueBackend:
+    request.getfixturevalue("aws_env")
+    moto: AwsService = request.getfixturevalue("moto")
+    name = f"runyard-contract-{uuid.uuid4().hex[:12]}"
+    url = moto.client("sqs").create_queue(QueueName=name)["QueueUrl"]
+    return QueueBackend(f"sqs://{url}", store)
+
+
+#: adapter -> (factory, database kinds it runs on)
+BACKENDS: dict[str, tuple[Callable[[pytest.FixtureRequest, MetadataStore], QueueBackend],
+                          tuple[str, ...]]] = {
+    "internal": (_internal, databases.KINDS),
+    "sqs-moto": (_sqs_moto, ("sqlite",)),
+}
+
+pytestmark = pytest.mark.parametrize(
+    ("queue_kind", "db_server"),
+    [pytest.param(kind, db, id=f"{kind}-{db}")
+     for kind, (_, kinds) in sorted(BACKENDS.items()) for db in kinds],
+    indirect=["db_server"])
+
+
+@pytest.fixture
+def queue_backend(request: pytest.FixtureRequest, queue_kind: str,
+                  metadata_store: MetadataStore) -> QueueBackend:
+    return BACKENDS[queue_kind][0](request, metadata_store)
 
 
 def run(backend: QueueBackend, body: Callable[[Queue], Awaitable[None]]) -> None:

@@ -10,6 +10,7 @@ from runyard.cli.db import db
 from runyard.cli.docs import docs
 from runyard.cli.runs import runs
 from runyard.cli.server import server
+from runyard.cli.storage import storage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +24,4 @@ cli.add_command(admin)
 cli.add_command(db)
 cli.add_command(runs)
 cli.add_command(docs)
+cli.add_command(storage)

@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 from runyard.errors import BadRequest
 from runyard.stores.keys import check_file_name
 from runyard.stores.metadata.base import StreamBatch, StreamLine
@@ -87,9 +89,12 @@ def _chunk(fname: str, chunk: Any) -> tuple[int, list[str]]:
 
 def _json_object(fname: str, text: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError:
-        raise BadRequest(f"{fname}: a line is not valid JSON") from None
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # NaN and Infinity tokens, and integers beyond 64 bits
+            value = json.loads(text)
+        except ValueError:
+            raise BadRequest(f"{fname}: a line is not valid JSON") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{fname}: a line is not a JSON object")
     return value

@@ -8,16 +8,28 @@ camelCase field names as properties or methods.
 from __future__ import annotations
 
 import json
+import mimetypes
 from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from runyard.api.graphql import run_reads
+from runyard.api.graphql.artifact_views import ProjectArtifactsMixin, RunArtifactsMixin
 from runyard.api.graphql.context import Context
 from runyard.domain import ids
-from runyard.stores.metadata.base import FileRecord, ProjectRecord, RunRecord, UserRecord
+from runyard.domain.run_filters import decode_cursor, encode_cursor, parse_filters, parse_order
+from runyard.stores.metadata.base import (
+    FileRecord,
+    ProjectRecord,
+    RunRecord,
+    RunSearch,
+    UserRecord,
+)
 
 TAIL_ROWS = 10
+DEFAULT_RUNS_PAGE = 50
+MAX_RUNS_PAGE = 1000
 
 Info = GraphQLResolveInfo
 
@@ -55,7 +67,7 @@ class UserView:
         self.apiKeys: dict[str, list[Any]] = {"edges": []}
 
 
-class ProjectView:
+class ProjectView(ProjectArtifactsMixin):
     def __init__(self, record: ProjectRecord) -> None:
         self._record = record
         self.id = ids.encode("Project", record.id)
@@ -73,8 +85,32 @@ class ProjectView:
 
     run = bucket
 
+    def user(self, info: Info) -> UserView | None:
+        """The owner: the user whose personal entity holds the project."""
+        record = ctx_of(info).runtime.store.get_user(self._record.entity)
+        return UserView(record) if record else None
 
-class RunView:
+    def runCount(self, info: Info, filters: str | None = None) -> int:
+        return ctx_of(info).runtime.store.count_runs(
+            self._record.entity, self._record.name, parse_filters(filters))
+
+    def runs(self, info: Info, filters: str | None = None, after: str | None = None,
+             first: int | None = None, order: str | None = None) -> dict[str, Any]:
+        """api.runs(): a page of runs in a stable order; cursors carry the sort key."""
+        run_order = parse_order(order)
+        limit = run_reads.page_size(first, DEFAULT_RUNS_PAGE, MAX_RUNS_PAGE)
+        search = RunSearch(where=parse_filters(filters), order=run_order, limit=limit + 1,
+                           after=decode_cursor(run_order, after))
+        hits = ctx_of(info).runtime.store.search_runs(
+            self._record.entity, self._record.name, search)
+        edges = [{"node": RunView(h.run), "cursor": encode_cursor(run_order, h.sort_key)}
+                 for h in hits[:limit]]
+        return {"edges": edges,
+                "pageInfo": page_info(str(edges[-1]["cursor"]) if edges else after,
+                                      len(hits) > limit)}
+
+
+class RunView(RunArtifactsMixin):
     def __init__(self, record: RunRecord) -> None:
         r = self._record = record
         self.id = ids.encode("Run", r.id)
@@ -106,6 +142,53 @@ class RunView:
         record = ctx_of(info).runtime.store.get_project(self._record.entity, self._record.project)
         return ProjectView(record) if record else None
 
+    def user(self, info: Info) -> UserView | None:
+        context = ctx_of(info)
+        key = ("user", self._record.user_id)
+        if key not in context.cache:  # a page of runs asks for the same few users
+            context.cache[key] = context.runtime.store.get_user_by_id(self._record.user_id)
+        record: UserRecord | None = context.cache[key]
+        return UserView(record) if record else None
+
+    def systemMetrics(self, info: Info) -> str:
+        return run_reads.system_metrics(ctx_of(info).runtime.store, self._record)
+
+    def historyKeys(self, info: Info) -> dict[str, Any]:
+        return run_reads.history_keys(self._record)
+
+    def history(self, info: Info, samples: int | None = None, minStep: int | None = None,  # noqa: N803
+                maxStep: int | None = None) -> list[str]:  # noqa: N803
+        """RunFullHistory (sampled, first and last kept) and HistoryPage (maxStep exclusive)."""
+        return run_reads.history(ctx_of(info).runtime.store, self._record, samples, minStep,
+                                 maxStep)
+
+    def events(self, info: Info, samples: int | None = None) -> list[str]:
+        return run_reads.events(ctx_of(info).runtime.store, self._record, samples)
+
+    def sampledHistory(self, info: Info, specs: list[str]) -> list[list[dict[str, Any]]]:
+        return run_reads.sampled_history(ctx_of(info).runtime.store, self._record, specs)
+
+    def parquetHistory(self, info: Info, liveKeys: list[str]) -> dict[str, Any]:  # noqa: N803
+        return run_reads.parquet_history(ctx_of(info).runtime.store, self._record, liveKeys)
+
+    def fileCount(self, info: Info) -> int:
+        return ctx_of(info).runtime.store.count_files(self._record.id)
+
+    def files(self, info: Info, names: list[str | None] | None = None, after: str | None = None,
+              first: int | None = None, pattern: str | None = None) -> dict[str, Any]:
+        """Uploaded files by name; ``names`` (exact) wins over ``pattern`` (SQL LIKE)."""
+        context = ctx_of(info)
+        runtime = context.runtime
+        limit = run_reads.page_size(first, run_reads.DEFAULT_FILES, run_reads.MAX_FILES)
+        records = runtime.store.find_files(
+            self._record.id, names=[n for n in names or [] if n], pattern=pattern,
+            after=run_reads.decode_name_cursor(after), limit=limit + 1)
+        edges = [{"node": FileView(r, runtime.blob_url("GET", r.storage_key, context.base_url)),
+                  "cursor": run_reads.encode_name_cursor(r.name)} for r in records[:limit]]
+        return {"edges": edges,
+                "pageInfo": page_info(str(edges[-1]["cursor"]) if edges else after,
+                                      len(records) > limit)}
+
     def historyTail(self, info: Info) -> str:
         rows = ctx_of(info).runtime.store.history_tail(self._record.id, TAIL_ROWS)
         return json.dumps([row.text for row in rows])
@@ -134,7 +217,7 @@ class FileView:
         self.name = record.name
         self.sizeBytes = record.size or 0
         self.md5 = record.md5
-        self.mimetype = None
+        self.mimetype = mimetypes.guess_type(record.name)[0] or "application/octet-stream"
         self.updatedAt = iso(record.updated_at)
         self.directUrl = url
         self._url = url

@@ -8,6 +8,7 @@ import zlib
 from typing import Annotated, Any
 
 import anyio
+import orjson
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
@@ -75,9 +76,17 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    body = await read_body(request, limit)
+    return decode_json(await read_body(request, limit))
+
+
+def decode_json(body: bytes) -> Any:
+    """Parse a JSON body (orjson, or the standard parser for NaN/Infinity tokens)."""
     if not body:
         raise BadRequest("request body is empty; expected JSON")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):

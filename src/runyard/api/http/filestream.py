@@ -12,10 +12,17 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 
-from runyard.api.http.common import CurrentUser, check_entity_access, read_json, runtime_of
+from runyard.api.http.common import (
+    CurrentUser,
+    check_entity_access,
+    decode_json,
+    read_body,
+    runtime_of,
+)
 from runyard.domain.filestream import parse_request
 from runyard.errors import NotFound
 from runyard.stores.keys import run_file_key
+from runyard.stores.metadata.base import RunRecord, StreamBatch
 
 router = APIRouter(tags=["wandb-client"])
 
@@ -25,15 +32,20 @@ async def file_stream(entity: str, project: str, run: str, request: Request,
                       user: CurrentUser) -> dict[str, Any]:
     runtime = runtime_of(request)
     check_entity_access(user, entity)
-    body = await read_json(request, runtime.settings.max_request_bytes)
-    batch = parse_request(body)
-    record = await anyio.to_thread.run_sync(runtime.store.get_run, entity, project, run)
-    if record is None:
-        raise NotFound(f"run {entity}/{project}/{run} does not exist")
-    updated = await anyio.to_thread.run_sync(runtime.store.apply_stream, record.id, batch,
-                                             time.time())
+    raw = await read_body(request, runtime.settings.max_request_bytes)
+    store = runtime.store
+
+    def apply() -> tuple[StreamBatch, RunRecord]:
+        # Parsing a large batch is CPU work: keep it off the event loop, with the writes.
+        batch = parse_request(decode_json(raw))
+        record = store.get_run(entity, project, run)
+        if record is None:
+            raise NotFound(f"run {entity}/{project}/{run} does not exist")
+        return batch, store.apply_stream(record.id, batch, time.time())
+
+    batch, updated = await anyio.to_thread.run_sync(apply)
     if batch.summary is not None or batch.complete or batch.preempting or batch.history:
         await runtime.project_changed(entity, project)
     if batch.uploaded:
-        await runtime.uploads_reported([run_file_key(record.id, n) for n in batch.uploaded])
+        await runtime.uploads_reported([run_file_key(updated.id, n) for n in batch.uploaded])
     return {"exitcode": None, "limits": {}, "stopped": updated.stop_requested}

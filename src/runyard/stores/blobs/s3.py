@@ -85,7 +85,12 @@ class S3BlobStore(BlobStore):
         try:
             await anyio.to_thread.run_sync(lambda: client.head_bucket(Bucket=self.bucket))
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 403:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404:  # HEAD has no error body: a 404 here is the bucket
+                client.close()
+                raise Unavailable(f"S3 bucket {self.bucket!r}: could not reach the bucket: "
+                                  "the bucket does not exist") from None
+            if status != 403:
                 client.close()
                 raise self.translate(exc, "reach the bucket") from None
             # HeadBucket needs s3:ListBucket; object access may still be allowed.

@@ -9,6 +9,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from runyard.history.buckets import Entries
+from runyard.history.query import SeriesQuery
 
 RUN_STATES = ("running", "finished", "failed", "crashed", "killed", "preempting")
 
@@ -166,6 +170,236 @@ class RunQuery:
 SORTABLE_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at", "name", "display_name", "state")
 
 
+# run search (the public API's filters and order) ---------------------------------------------
+#: Run columns a search may filter on; the ``*_at`` ones are epoch seconds.
+SEARCHABLE_RUN_COLUMNS = ("name", "display_name", "state", "group_name", "job_type", "host",
+                          "sweep", "notes", "username", "created_at", "updated_at",
+                          "heartbeat_at")
+TIME_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at")
+#: Run columns a search may sort on.
+ORDERABLE_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at", "name", "display_name",
+                         "state", "group_name", "job_type")
+
+FieldSource = Literal["column", "tags", "config", "summary"]
+CompareOp = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunField:
+    """What a condition or an order reads.
+
+    ``column``: a run column (``name`` is one of SEARCHABLE_RUN_COLUMNS); ``tags``: the run's
+    tags; ``config`` / ``summary``: a scalar at a dotted path of the (unwrapped) config or of
+    the summary (``"lr"``, ``"val/loss.min"``). ``paths`` lists every path that names the
+    value: the client writes ``config.lr.value`` for ``config.lr``.
+    """
+
+    source: FieldSource
+    name: str = ""
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``field <op> value``; value fields compare within a type (numbers with numbers, ...)."""
+
+    field: RunField
+    op: CompareOp
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """``$in`` (``negate``: ``$nin``). For tags: the run has any (none) of the tags."""
+
+    field: RunField
+    values: tuple[Any, ...]
+    negate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """``$regex``: a string value matching a regular expression (searched, not anchored)."""
+
+    field: RunField
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exists:
+    field: RunField
+    present: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    items: tuple[RunFilter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    items: tuple[RunFilter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    item: RunFilter
+
+
+RunFilter = Compare | OneOf | Matches | Exists | AllOf | AnyOf | Negation
+
+
+@dataclass(frozen=True, slots=True)
+class RunOrder:
+    """Sort runs by one field. Runs without a value for a config/summary field come last in
+    both directions; ties are broken by the run's id in the same direction."""
+
+    field: RunField = RunField("column", "created_at")
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunSearch:
+    """A filtered, ordered page of a project's runs, after the cursor ``after``: the
+    ``sort_key`` of the last run of the previous page (keyset pagination: stable while runs
+    are added or change)."""
+
+    where: RunFilter | None = None
+    order: RunOrder = RunOrder()
+    limit: int = 50
+    after: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunHit:
+    run: RunRecord
+    sort_key: tuple[Any, ...]
+
+
+# artifact records ----------------------------------------------------------------------------
+ARTIFACT_KINDS = ("output", "input")
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    entity: str
+    project: str
+    run_id: int | None
+    type_name: str
+    collection: str
+    digest: str
+    description: str | None = None
+    metadata: str = "{}"
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    history_step: int | None = None
+    deduplicate: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    id: int
+    collection_id: int
+    collection: str
+    project_id: int
+    entity: str
+    project: str
+    type_name: str
+    version_index: int | None
+    state: str
+    digest: str
+    description: str | None
+    metadata: str
+    tags: list[str]
+    aliases: list[str]
+    size: int
+    file_count: int
+    history_step: int | None
+    run_id: int | None
+    manifest_key: str | None
+    manifest_digest: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedArtifact:
+    artifact: ArtifactRecord
+    latest_id: int | None  # the collection's newest committed version before this call
+    deduplicated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BlobState:
+    md5: str
+    stored: bool
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFileSpec:
+    """One manifest entry to record at commit. ``md5`` is None for references."""
+
+    path: str
+    digest: str
+    size: int | None
+    ref: str | None
+    md5: str | None
+    birth_artifact_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactFileRecord:
+    id: int
+    artifact_id: int
+    path: str
+    digest: str
+    size: int | None
+    ref: str | None
+    md5: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactChanges:
+    """``None`` leaves a field unchanged."""
+
+    description: str | None = None
+    metadata: str | None = None
+    tags_to_add: tuple[str, ...] = ()
+    tags_to_remove: tuple[str, ...] = ()
+    aliases: tuple[str, ...] | None = None  # the complete set of custom aliases
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedArtifact:
+    artifact: ArtifactRecord
+    freed_md5s: list[str]
+    manifest_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactTypeRecord:
+    id: int
+    project_id: int
+    name: str
+    description: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionRecord:
+    id: int
+    project_id: int
+    entity: str
+    project: str
+    type_name: str
+    name: str
+    description: str | None
+    created_at: float
+    updated_at: float
+
+
 class MetadataStore(abc.ABC):
     """Port for the metadata store. Constructors do no I/O; ``open`` connects."""
 
@@ -191,6 +425,9 @@ class MetadataStore(abc.ABC):
     def get_user(self, username: str) -> UserRecord | None: ...
 
     @abc.abstractmethod
+    def get_user_by_id(self, user_id: int) -> UserRecord | None: ...
+
+    @abc.abstractmethod
     def add_api_key(self, user_id: int, key_hash: str, hint: str) -> None: ...
 
     @abc.abstractmethod
@@ -204,7 +441,9 @@ class MetadataStore(abc.ABC):
     def get_project(self, entity: str, name: str) -> ProjectRecord | None: ...
 
     @abc.abstractmethod
-    def list_projects(self, entity: str, *, limit: int, offset: int) -> list[ProjectRecord]: ...
+    def list_projects(self, entity: str, *, limit: int, offset: int = 0,
+                      after: tuple[float, int] | None = None) -> list[ProjectRecord]:
+        """Newest first. ``after`` = (created_at, id) of the last project of the previous page."""
 
     # runs --------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -238,6 +477,20 @@ class MetadataStore(abc.ABC):
         """One page of runs and the total count matching the filter."""
 
     @abc.abstractmethod
+    def search_runs(self, entity: str, project: str, search: RunSearch) -> list[RunHit]:
+        """One page of runs matching ``search.where`` in ``search.order``, each with its sort
+        key (pass the last one as ``after`` for the next page). NotFound without the project."""
+
+    @abc.abstractmethod
+    def count_runs(self, entity: str, project: str, where: RunFilter | None) -> int: ...
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: int) -> list[str]:
+        """Delete a run with its streams, files and alerts; returns its files' storage keys.
+
+        Conflict when other records (e.g. artifacts) still need the run."""
+
+    @abc.abstractmethod
     def request_stop(self, run_id: int) -> None: ...
 
     @abc.abstractmethod
@@ -251,12 +504,28 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def read_history(
-        self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int
+        self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int,
+        contains: Sequence[str] = (),
     ) -> list[HistoryRecord]:
-        """Rows with ``min_step <= step < max_step``, ascending by step."""
+        """Rows with ``min_step <= step < max_step``, ascending by step; with ``contains``,
+        only rows whose stored text contains every one of those strings."""
+
+    @abc.abstractmethod
+    def history_positions(self, run_id: int, *, min_step: int | None, max_step: int | None
+                          ) -> list[tuple[int, int]]:
+        """(line_no, step) of the rows with ``min_step <= step < max_step``, by step."""
+
+    @abc.abstractmethod
+    def read_lines(self, run_id: int, stream: Literal["history", "events"],
+                   line_numbers: Sequence[int]) -> list[HistoryRecord]:
+        """The rows at these line numbers (missing ones skipped), by step then line."""
 
     @abc.abstractmethod
     def history_tail(self, run_id: int, count: int) -> list[HistoryRecord]: ...
+
+    @abc.abstractmethod
+    def read_series(self, run_id: int, query: SeriesQuery) -> dict[str, Entries]:
+        """Per metric, at most ``query.buckets`` exact aggregates over the step range."""
 
     @abc.abstractmethod
     def read_events(self, run_id: int, *, offset: int, limit: int) -> list[HistoryRecord]: ...
@@ -310,4 +579,130 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def get_file(self, run_id: int, name: str) -> FileRecord | None: ...
+
+    @abc.abstractmethod
+    def find_files(self, run_id: int, *, names: Sequence[str] = (), pattern: str | None = None,
+                   after: str | None = None, limit: int) -> list[FileRecord]:
+        """Uploaded files by name: only ``names`` when given, else those whose name is LIKE
+        ``pattern`` when given; ``after``: the last name of the previous page."""
+
+    @abc.abstractmethod
+    def count_files(self, run_id: int) -> int:
+        """Number of uploaded files."""
+
+
+    # artifacts ---------------------------------------------------------------------------
+    # A collection (W&B "artifact sequence") holds the versions logged under one name in a
+    # project; a version is PENDING until committed, then gets the next ``version_index``
+    # and its aliases. Its files are recorded from the committed manifest; stored files
+    # point at content-addressed blobs (by hex md5) that versions share.
+    @abc.abstractmethod
+    def create_artifact(self, spec: NewArtifact, now: float) -> CreatedArtifact:
+        """A PENDING version, or the COMMITTED one with the same digest (its aliases merged
+        with the requested ones, and the run recorded as a logger of it)."""
+
+    @abc.abstractmethod
+    def get_artifact(self, artifact_id: int) -> ArtifactRecord | None:
+        """Any state, DELETED included."""
+
+    @abc.abstractmethod
+    def find_artifact(self, entity: str, project: str, collection: str, alias: str
+                      ) -> ArtifactRecord | None:
+        """The COMMITTED version a ``vN`` or custom alias names in a collection."""
+
+    @abc.abstractmethod
+    def set_artifact_manifest(self, artifact_id: int, storage_key: str, digest: str) -> None:
+        """Where a PENDING version's manifest is uploaded, and its base64 md5."""
+
+    @abc.abstractmethod
+    def add_artifact_files(self, artifact_id: int, files: Sequence[tuple[str, str]],
+                           now: float) -> dict[str, BlobState]:
+        """Record (path, hex md5) of files a PENDING version will upload; returns the state
+        of each md5's blob (a new blob starts not stored)."""
+
+    @abc.abstractmethod
+    def artifact_blobs(self, md5s: Sequence[str]) -> dict[str, BlobState]:
+        """Known blobs among ``md5s``."""
+
+    @abc.abstractmethod
+    def artifact_blob_stored(self, md5: str, size: int, now: float) -> bool:
+        """Mark a blob stored (recorded if unknown); False when no version had asked for it."""
+
+    @abc.abstractmethod
+    def artifact_blob_rejected(self, md5: str) -> None:
+        """The stored bytes do not have this md5: the blob is not stored."""
+
+    @abc.abstractmethod
+    def commit_artifact(self, artifact_id: int, entries: Sequence[ArtifactFileSpec],
+                        now: float) -> ArtifactRecord:
+        """PENDING -> COMMITTED atomically: next version index of the collection (distinct
+        under concurrency), the manifest's entries, requested aliases, ``latest``, lineage.
+        Idempotent for an already committed version."""
+
+    @abc.abstractmethod
+    def use_artifact(self, artifact_id: int, run_id: int, now: float) -> None:
+        """Record that a run used a committed version (input lineage)."""
+
+    @abc.abstractmethod
+    def update_artifact(self, artifact_id: int, changes: ArtifactChanges, now: float
+                        ) -> ArtifactRecord: ...
+
+    @abc.abstractmethod
+    def add_artifact_aliases(self, artifact_id: int, aliases: Sequence[str], now: float
+                             ) -> ArtifactRecord:
+        """Point each alias of the version's collection at this version (moving it)."""
+
+    @abc.abstractmethod
+    def remove_artifact_aliases(self, artifact_id: int, aliases: Sequence[str]
+                                ) -> ArtifactRecord:
+        """Remove these aliases where they point at this version."""
+
+    @abc.abstractmethod
+    def delete_artifact(self, artifact_id: int, *, delete_aliases: bool, now: float
+                        ) -> DeletedArtifact:
+        """Mark a version DELETED and drop its files; Conflict while it has aliases unless
+        ``delete_aliases``. Returns the blobs no other version references any more (their
+        rows are gone; the caller deletes the bytes)."""
+
+    @abc.abstractmethod
+    def list_artifact_types(self, entity: str, project: str, *, limit: int, offset: int
+                            ) -> list[ArtifactTypeRecord]: ...
+
+    @abc.abstractmethod
+    def get_artifact_type(self, entity: str, project: str, name: str
+                          ) -> ArtifactTypeRecord | None: ...
+
+    @abc.abstractmethod
+    def get_collection(self, entity: str, project: str, name: str) -> CollectionRecord | None: ...
+
+    @abc.abstractmethod
+    def get_collection_by_id(self, collection_id: int) -> CollectionRecord | None: ...
+
+    @abc.abstractmethod
+    def list_collections(self, entity: str, project: str, *, type_name: str | None,
+                         limit: int, offset: int) -> tuple[list[CollectionRecord], int]:
+        """Collections with at least one version, newest first, and their total count."""
+
+    @abc.abstractmethod
+    def list_collection_aliases(self, collection_id: int) -> list[tuple[str, int]]:
+        """(alias, artifact id) of a collection, by alias."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, collection_id: int, *, states: Sequence[str], descending: bool,
+                       limit: int, offset: int) -> tuple[list[ArtifactRecord], int]:
+        """Versions of a collection by version index (pending ones last) and their count."""
+
+    @abc.abstractmethod
+    def list_run_artifacts(self, run_id: int, kind: str, *, limit: int, offset: int
+                           ) -> tuple[list[ArtifactRecord], int]:
+        """COMMITTED versions a run logged (``output``) or used (``input``), oldest first."""
+
+    @abc.abstractmethod
+    def artifact_run_ids(self, artifact_id: int, kind: str) -> list[int]:
+        """Runs that logged (``output``) or used (``input``) a version, in order."""
+
+    @abc.abstractmethod
+    def list_artifact_files(self, artifact_id: int, *, names: Sequence[str] | None,
+                            limit: int, offset: int) -> tuple[list[ArtifactFileRecord], int]:
+        """A version's files by path (optionally only ``names``) and their count."""
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from runyard.api.graphql.resolvers import alerts, files, runs, viewer
+from runyard.api.graphql.resolvers import alerts, artifacts, files, public, runs, viewer
 
 RESOLVERS: dict[str, Callable[..., Any]] = {
     **viewer.RESOLVERS,
     **runs.RESOLVERS,
     **files.RESOLVERS,
     **alerts.RESOLVERS,
+    **artifacts.RESOLVERS,
+    **public.RESOLVERS,
 }

@@ -201,3 +201,134 @@ class SavedSetting(Base):
     name: Mapped[str] = mapped_column(Name(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text())
     updated_at: Mapped[float] = mapped_column(Double())
+
+
+# artifacts -----------------------------------------------------------------------------------
+class ArtifactType(Base):
+    __tablename__ = "artifact_types"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(Name(128))
+    description: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class ArtifactCollection(Base):
+    """The versions logged under one artifact name in a project (W&B's artifact sequence)."""
+
+    __tablename__ = "artifact_collections"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    type_id: Mapped[int] = mapped_column(ForeignKey("artifact_types.id"), index=True)
+    name: Mapped[str] = mapped_column(Name(128))
+    description: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[float] = mapped_column(Double())
+
+
+class Artifact(Base):
+    """One artifact version. ``version_index`` is given at commit and unique per collection
+    (NULL while pending); a deleted version keeps its index so it is never reused."""
+
+    __tablename__ = "artifacts"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "version_index"),
+        Index("ix_artifacts_collection_digest", "collection_id", "digest"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("artifact_collections.id"))
+    version_index: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    state: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    metadata_json: Mapped[str] = mapped_column(LongText, default="{}")
+    tags: Mapped[str] = mapped_column(Text(), default="[]")
+    requested_aliases: Mapped[str] = mapped_column(Text(), default="[]")
+    size: Mapped[int] = mapped_column(BigInteger(), default=0)
+    file_count: Mapped[int] = mapped_column(Integer(), default=0)
+    history_step: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True)
+    manifest_key: Mapped[str | None] = mapped_column(String(700), nullable=True)
+    manifest_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[float] = mapped_column(Double())
+    committed_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class ArtifactAlias(Base):
+    """A custom alias (``latest`` included) of a collection, pointing at one version."""
+
+    __tablename__ = "artifact_aliases"
+    __table_args__ = (UniqueConstraint("collection_id", "alias"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("artifact_collections.id"))
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), index=True)
+    alias: Mapped[str] = mapped_column(Name(128))
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+class ArtifactFile(Base):
+    """One manifest entry of a version. Stored files name their blob by hex ``md5``;
+    references (``ref``) have none. Pending versions hold the files they will upload."""
+
+    __tablename__ = "artifact_files"
+    __table_args__ = (UniqueConstraint("artifact_id", "path"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"))
+    path: Mapped[str] = mapped_column(Name(512))
+    digest: Mapped[str] = mapped_column(Text())
+    size: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    ref: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    md5: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    birth_artifact_id: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    updated_at: Mapped[float] = mapped_column(Double())
+
+
+class ArtifactBlob(Base):
+    """Content-addressed artifact file bytes (blob key ``artifacts/md5/<md5>``), shared by
+    every version that has the same content; ``stored`` once the upload landed."""
+
+    __tablename__ = "artifact_blobs"
+    md5: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    stored: Mapped[bool] = mapped_column(Boolean(), default=False)
+    created_at: Mapped[float] = mapped_column(Double())
+    stored_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+
+
+class ArtifactLineage(Base):
+    """Which runs logged (``output``) or used (``input``) which versions."""
+
+    __tablename__ = "artifact_lineage"
+    __table_args__ = (Index("ix_artifact_lineage_run_kind", "run_id", "kind"),)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Double())
+
+
+# run search ----------------------------------------------------------------------------------
+ExactText = Text().with_variant(
+    mysql.LONGTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+
+
+class RunValue(Base):
+    """One scalar leaf of a run's config (unwrapped) or summary, at a dotted path, so that the
+    public API can filter and sort runs on values in portable SQL (see ``run_search``).
+
+    ``kind``: num, inf, -inf, nan, bool (num_value 1/0), str (str_value), json (a list, as
+    canonical JSON in str_value), null. Rewritten whenever the config or summary changes.
+    """
+
+    __tablename__ = "run_values"
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)
+    path: Mapped[str] = mapped_column(Name(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    num_value: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    str_value: Mapped[str | None] = mapped_column(ExactText, nullable=True)

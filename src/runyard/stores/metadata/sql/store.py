@@ -10,12 +10,26 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
 from runyard.errors import Conflict, NotFound, Unavailable
+from runyard.history.buckets import Entries
+from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import (
     SORTABLE_RUN_COLUMNS,
     AlertRecord,
@@ -32,14 +46,20 @@ from runyard.stores.metadata.base import (
     UserRecord,
 )
 from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql import series
+from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
+from runyard.stores.metadata.sql.run_queries import SqlRunQueriesMixin, index_values
+from runyard.stores.metadata.sql.run_search import contains_exact
 from runyard.stores.metadata.sql.urls import normalize
+
+_UPSERT_ATTEMPTS = 4
 
 
 class PasswordProvider(Protocol):
     def get(self, *, refresh: bool = False) -> str: ...
 
 
-class SqlMetadataStore(MetadataStore):
+class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
     def __init__(self, url: str, *, password: PasswordProvider | None = None,
                  echo: bool = False) -> None:
         self.url = normalize(url)
@@ -148,17 +168,45 @@ class SqlMetadataStore(MetadataStore):
             ).first()
             return _project_record(row) if row else None
 
-    def list_projects(self, entity: str, *, limit: int, offset: int) -> list[ProjectRecord]:
+    def list_projects(self, entity: str, *, limit: int, offset: int = 0,
+                      after: tuple[float, int] | None = None) -> list[ProjectRecord]:
+        stmt = _project_select().where(m.Entity.name == entity)
+        if after is not None:
+            created, project_id = after
+            stmt = stmt.where(or_(m.Project.created_at < created,
+                                  and_(m.Project.created_at == created,
+                                       m.Project.id < project_id)))
         with self._tx() as s:
             rows = s.execute(
-                _project_select().where(m.Entity.name == entity)
-                .order_by(m.Project.created_at.desc(), m.Project.id.desc())
+                stmt.order_by(m.Project.created_at.desc(), m.Project.id.desc())
                 .limit(limit).offset(offset)
             ).all()
             return [_project_record(r) for r in rows]
 
     # runs --------------------------------------------------------------------------------
     def upsert_run(
+        self,
+        entity: str,
+        project: str,
+        name: str,
+        *,
+        user_id: int,
+        fields: RunFields,
+        make_display_name: Callable[[int], str],
+    ) -> tuple[RunRecord, bool]:
+        # Runs started at once in a new project (or with the same id) race to insert the
+        # project (or run) row; the loser's unique-key Conflict is resolved by running the
+        # upsert again, which then finds the row.
+        for attempt in range(_UPSERT_ATTEMPTS):
+            try:
+                return self._upsert_run_once(entity, project, name, user_id=user_id,
+                                             fields=fields, make_display_name=make_display_name)
+            except (Conflict, Unavailable) as exc:
+                if attempt == _UPSERT_ATTEMPTS - 1 or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _upsert_run_once(
         self,
         entity: str,
         project: str,
@@ -199,6 +247,7 @@ class SqlMetadataStore(MetadataStore):
                 s.add(run)
             _apply_fields(run, fields, now)
             s.flush()
+            _index_fields(s, run, fields)
             return self._run_record(s, run), inserted
 
     def update_run(self, run_id: int, fields: RunFields) -> RunRecord:
@@ -208,6 +257,7 @@ class SqlMetadataStore(MetadataStore):
                 raise NotFound("run does not exist")
             _apply_fields(run, fields, time.time())
             s.flush()
+            _index_fields(s, run, fields)
             return self._run_record(s, run)
 
     def get_run(self, entity: str, project: str, name: str) -> RunRecord | None:
@@ -297,6 +347,8 @@ class SqlMetadataStore(MetadataStore):
                 steps = [ln.step for ln in batch.history if ln.step is not None]
                 if steps:
                     run.last_step = max(steps + ([run.last_step] if run.last_step else []))
+                series.after_write(s, run_id, min(ln.line_no for ln in batch.history),
+                                   run.history_line_count)
             if batch.events:
                 _replace_lines(s, m.EventRow, run_id, [
                     {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
@@ -312,8 +364,9 @@ class SqlMetadataStore(MetadataStore):
                 ])
                 run.log_line_count = max(
                     run.log_line_count, max(no for no, _ in batch.console) + 1)
-            if batch.summary is not None:
+            if batch.summary is not None and batch.summary != run.summary:
                 run.summary = batch.summary
+                index_values(s, run_id, "summary", batch.summary)
             if batch.uploaded:
                 s.execute(
                     update(m.RunFile)
@@ -337,9 +390,13 @@ class SqlMetadataStore(MetadataStore):
             return self._run_record(s, run)
 
     def read_history(
-        self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int
+        self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int,
+        contains: Sequence[str] = (),
     ) -> list[HistoryRecord]:
         stmt = select(m.HistoryRow).where(m.HistoryRow.run_id == run_id)
+        flavor = _flavor(self.engine)
+        for needle in contains:
+            stmt = stmt.where(contains_exact(m.HistoryRow.data, needle, flavor))
         if min_step is not None:
             stmt = stmt.where(m.HistoryRow.step >= min_step)
         if max_step is not None:
@@ -356,6 +413,10 @@ class SqlMetadataStore(MetadataStore):
             ).all()
             return [HistoryRecord(r.line_no, r.step, r.runtime, r.timestamp, r.data)
                     for r in reversed(rows)]
+
+    def read_series(self, run_id: int, query: SeriesQuery) -> dict[str, Entries]:
+        with self._tx() as s:
+            return series.read_series(s, run_id, query)
 
     def read_events(self, run_id: int, *, offset: int, limit: int) -> list[HistoryRecord]:
         with self._tx() as s:
@@ -513,6 +574,16 @@ def _connect_with(password: PasswordProvider) -> Callable[..., Any]:
     return do_connect
 
 
+def _retryable(exc: Exception) -> bool:
+    """A lost race: a unique-key conflict, or a deadlock the database resolved by aborting
+    us (MySQL/MariaDB 1213, PostgreSQL 40P01/40001); running the transaction again wins."""
+    if isinstance(exc, Conflict):
+        return True
+    cause = getattr(exc.__cause__, "orig", None)
+    code = getattr(cause, "sqlstate", None) or (cause.args[0] if cause and cause.args else None)
+    return code in (1213, "40P01", "40001")
+
+
 def _is_auth_error(exc: Exception) -> bool:
     code = getattr(exc, "sqlstate", None) or (exc.args[0] if exc.args else None)
     return code in (1045, "28P01", "28000")
@@ -556,6 +627,19 @@ def _apply_fields(run: m.Run, fields: RunFields, now: float) -> None:
     if fields.tags is not None:
         run.tags = json.dumps(list(fields.tags))
     run.updated_at = now
+
+
+def _index_fields(s: Session, run: m.Run, fields: RunFields) -> None:
+    """Keep run_values (the search index of config and summary) in step with the run."""
+    if fields.config is not None:
+        index_values(s, run.id, "config", run.config)
+    if fields.summary is not None:
+        index_values(s, run.id, "summary", run.summary)
+
+
+def _flavor(engine: Engine) -> str:
+    dialect = engine.dialect
+    return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
 
 
 def _replace_lines(s: Session, table: Any, run_id: int, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,1 @@
+"""Runyard vs MLflow benchmark (issue 4). Run it with ``bench/run`` (see bench/README.md)."""

@@ -1,0 +1,132 @@
+"""Aggregates over runs of consecutive points, and their merge into at most N buckets.
+
+An ``Entries`` table holds one row per group of consecutive points: its step span, first
+wall time, min and max (of finite values), first and last value, point count, finite count
+and finite sum. Raw points are entries of one point; coarser levels are entries of many.
+Merging groups consecutive entries, so every output bucket is exactly the aggregate of the
+raw points between its first and last step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+FIELDS = ("first_step", "last_step", "time", "min", "max", "first", "last", "count",
+          "finite", "sum")
+
+
+@dataclass
+class Entries:
+    first_step: I64
+    last_step: I64
+    time: F64
+    min: F64
+    max: F64
+    first: F64
+    last: F64
+    count: I64
+    finite: I64
+    sum: F64
+
+    def __len__(self) -> int:
+        return len(self.first_step)
+
+    @classmethod
+    def empty(cls) -> Entries:
+        i, f = np.empty(0, np.int64), np.empty(0, np.float64)
+        return cls(i, i, f, f, f, f, f, i, i, f)
+
+    @classmethod
+    def from_points(cls, steps: I64, values: F64, times: F64) -> Entries:
+        finite = np.isfinite(values)
+        ones = np.ones(len(steps), np.int64)
+        return cls(steps, steps, times,
+                   np.where(finite, values, np.inf), np.where(finite, values, -np.inf),
+                   values, values, ones, finite.astype(np.int64), np.where(finite, values, 0.0))
+
+    @classmethod
+    def concat(cls, parts: list[Entries]) -> Entries:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
+    def group(self, size: int) -> Entries:
+        """Merge every ``size`` consecutive entries into one."""
+        if size <= 1 or len(self) == 0:
+            return self
+        return self.group_at(np.arange(0, len(self), size))
+
+    def group_at(self, starts: I64) -> Entries:
+        """Merge entries into groups beginning at the ascending indices ``starts``."""
+        n = len(self)
+        ends = np.append(starts[1:], n) - 1
+        return Entries(
+            self.first_step[starts], self.last_step[ends], self.time[starts],
+            np.minimum.reduceat(self.min, starts), np.maximum.reduceat(self.max, starts),
+            self.first[starts], self.last[ends],
+            np.add.reduceat(self.count, starts), np.add.reduceat(self.finite, starts),
+            np.add.reduceat(self.sum, starts),
+        )
+
+    def to_bytes(self) -> bytes:
+        return b"".join(np.ascontiguousarray(getattr(self, f)).astype(
+            "<i8" if getattr(self, f).dtype.kind == "i" else "<f8").tobytes() for f in FIELDS)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Entries:
+        n = len(raw) // (8 * len(FIELDS))
+        arrays: list[Any] = []
+        for i, name in enumerate(FIELDS):
+            dtype = "<i8" if name in ("first_step", "last_step", "count", "finite") else "<f8"
+            chunk = np.frombuffer(raw, dtype=dtype, count=n, offset=i * n * 8)
+            arrays.append(chunk.astype(np.int64 if dtype == "<i8" else np.float64))
+        return cls(*arrays)
+
+    def to_json(self) -> dict[str, list[Any]]:
+        """Columns for the chart API; min/max/mean are null where a bucket has no finite
+        value, first/last keep NaN and infinities as logged (as strings)."""
+        has = self.finite > 0
+        mean = np.divide(self.sum, self.finite, out=np.zeros(len(self)), where=has)
+        return {
+            "step": self.first_step.tolist(),
+            "last_step": self.last_step.tolist(),
+            "time": self.time.tolist(),
+            "min": _nullable(self.min, has),
+            "max": _nullable(self.max, has),
+            "mean": _nullable(mean, has),
+            "first": [_json_float(v) for v in self.first.tolist()],
+            "last": [_json_float(v) for v in self.last.tolist()],
+            "count": self.count.tolist(),
+        }
+
+
+def _nullable(values: F64, keep: npt.NDArray[np.bool_]) -> list[float | None]:
+    return [v if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
+
+
+def _json_float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def merge_to(entries: Entries, buckets: int) -> Entries:
+    """At most ``buckets`` buckets of consecutive entries holding about equal numbers of
+    points (an entry is never split, so each bucket stays an exact aggregate)."""
+    if len(entries) <= buckets:
+        return entries
+    total = int(entries.count.sum())
+    per_bucket = max(1, math.ceil(total / buckets))
+    before = np.cumsum(entries.count) - entries.count
+    group_of = before // per_bucket
+    starts = np.flatnonzero(np.diff(group_of, prepend=-1)).astype(np.int64)
+    return entries.group_at(starts)

@@ -1,0 +1,186 @@
+"""The history engine's SQL side: seal history lines into chunks, rewind, read series."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from runyard.history import codec
+from runyard.history.buckets import Entries, merge_to
+from runyard.history.query import SeriesQuery
+from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql.series_models import SeriesChunk, SeriesWatermark
+
+#: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
+SEAL_LINES = 1024
+#: Points per entry of the middle level of the pyramid.
+LOD_POINTS = 32
+MAX_KEY_LENGTH = 255
+
+
+def loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN / Infinity tokens, which orjson does not accept
+        return json.loads(text)
+
+
+def numeric_items(row: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, float]]:
+    """Chartable values of a history row: numbers (nested dicts flattened with '.')."""
+    for key, value in row.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            if prefix or not key.startswith("_") or key == "_runtime":
+                yield prefix + key, float(value)
+        elif isinstance(value, dict) and "_type" not in value:
+            yield from numeric_items(value, f"{prefix}{key}.")
+
+
+def _points_by_key(rows: Iterable[tuple[int, int, float | None, str]]
+                   ) -> dict[str, tuple[list[int], list[float], list[float]]]:
+    series: dict[str, tuple[list[int], list[float], list[float]]] = defaultdict(
+        lambda: ([], [], []))
+    for _line, step, timestamp, text in rows:
+        row = loads(text)
+        if not isinstance(row, dict):
+            continue
+        when = timestamp if timestamp is not None else math.nan
+        for key, value in numeric_items(row):
+            if len(key) > MAX_KEY_LENGTH:
+                continue
+            steps, values, times = series[key]
+            steps.append(step)
+            values.append(value)
+            times.append(when)
+    return series
+
+
+def _watermark(s: Session, run_id: int) -> int:
+    return int(s.scalar(select(SeriesWatermark.sealed_lines)
+                        .where(SeriesWatermark.run_id == run_id)) or 0)
+
+
+def _set_watermark(s: Session, run_id: int, sealed: int) -> None:
+    row = s.get(SeriesWatermark, run_id)
+    if row is None:
+        s.add(SeriesWatermark(run_id=run_id, sealed_lines=sealed))
+    else:
+        row.sealed_lines = sealed
+
+
+def after_write(s: Session, run_id: int, lowest_line: int, line_count: int) -> None:
+    """Keep chunks in step with the rows after history lines from ``lowest_line`` changed."""
+    sealed = _watermark(s, run_id)
+    if lowest_line < sealed:  # lines already sealed were written again: reseal from there
+        start = s.scalar(select(func.min(SeriesChunk.start_line)).where(
+            SeriesChunk.run_id == run_id, SeriesChunk.end_line > lowest_line))
+        sealed = int(start) if start is not None else 0
+        s.execute(delete(SeriesChunk).where(SeriesChunk.run_id == run_id,
+                                            SeriesChunk.start_line >= sealed))
+    target = line_count - line_count % SEAL_LINES
+    while sealed < target:
+        _seal(s, run_id, sealed, sealed + SEAL_LINES)
+        sealed += SEAL_LINES
+    _set_watermark(s, run_id, sealed)
+
+
+def _seal(s: Session, run_id: int, start: int, end: int) -> None:
+    rows = s.execute(
+        select(m.HistoryRow.line_no, m.HistoryRow.step, m.HistoryRow.timestamp,
+               m.HistoryRow.data)
+        .where(m.HistoryRow.run_id == run_id, m.HistoryRow.line_no >= start,
+               m.HistoryRow.line_no < end)
+        .order_by(m.HistoryRow.line_no)
+    ).all()
+    chunks = []
+    for key, (steps, values, times) in _points_by_key(rows).items():
+        step_arr = np.asarray(steps, np.int64)
+        value_arr = np.asarray(values, np.float64)
+        time_arr = np.asarray(times, np.float64)
+        points = Entries.from_points(step_arr, value_arr, time_arr)
+        chunks.append({
+            "run_id": run_id, "key": key, "start_line": start, "end_line": end,
+            "first_step": int(step_arr[0]), "last_step": int(step_arr[-1]),
+            "count": len(step_arr),
+            "summary": points.group(len(points)).to_bytes(),
+            "lod": points.group(LOD_POINTS).to_bytes(),
+            "points": codec.encode(step_arr, value_arr, time_arr),
+        })
+    if chunks:
+        s.execute(insert(SeriesChunk), chunks)
+
+
+def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entries]:
+    """Per key, at most ``query.buckets`` exact aggregates over the step range."""
+    low = query.min_step if query.min_step is not None else -(2**63)
+    high = query.max_step if query.max_step is not None else 2**63 - 1
+    sealed = _watermark(s, run_id)
+    tail_rows = s.execute(
+        select(m.HistoryRow.line_no, m.HistoryRow.step, m.HistoryRow.timestamp,
+               m.HistoryRow.data)
+        .where(m.HistoryRow.run_id == run_id, m.HistoryRow.line_no >= sealed,
+               m.HistoryRow.step >= low, m.HistoryRow.step < high)
+        .order_by(m.HistoryRow.line_no)
+    ).all()
+    tail = _points_by_key(tail_rows)
+    result: dict[str, Entries] = {}
+    for key in query.keys:
+        chunks = s.execute(
+            select(SeriesChunk.first_step, SeriesChunk.last_step,
+                   SeriesChunk.count.label("points"), SeriesChunk.start_line)
+            .where(SeriesChunk.run_id == run_id, SeriesChunk.key == key,
+                   SeriesChunk.last_step >= low, SeriesChunk.first_step < high)
+            .order_by(SeriesChunk.start_line)
+        ).all()
+        inside = [c for c in chunks if c.first_step >= low and c.last_step < high]
+        points_in_range = sum(c.points for c in inside) + len(tail.get(key, ((),))[0]) + (
+            2 * SEAL_LINES if len(inside) < len(chunks) else 0)
+        per_bucket = points_in_range / max(1, query.buckets)
+        level = "summary" if per_bucket >= 2 * SEAL_LINES else (
+            "lod" if per_bucket >= 2 * LOD_POINTS else "points")
+        parts = _read_chunks(s, run_id, key, chunks, level, low, high)
+        if key in tail:
+            steps, values, times = tail[key]
+            parts.append(Entries.from_points(np.asarray(steps, np.int64),
+                                             np.asarray(values, np.float64),
+                                             np.asarray(times, np.float64)))
+        result[key] = merge_to(Entries.concat(parts), query.buckets)
+    return result
+
+
+def _read_chunks(s: Session, run_id: int, key: str, chunks: Sequence[Any], level: str,
+                 low: int, high: int) -> list[Entries]:
+    if not chunks:
+        return []
+    starts = [c.start_line for c in chunks]
+    edges = {c.start_line for c in chunks if c.first_step < low or c.last_step >= high}
+    column = (SeriesChunk.summary if level == "summary"
+              else SeriesChunk.lod if level == "lod" else SeriesChunk.points)
+    blobs: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
+        select(SeriesChunk.start_line, column).where(SeriesChunk.run_id == run_id, SeriesChunk.key == key,
+                              SeriesChunk.start_line.in_(set(starts) - edges)))}
+    if edges:
+        raw: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
+            select(SeriesChunk.start_line, SeriesChunk.points).where(
+                SeriesChunk.run_id == run_id, SeriesChunk.key == key,
+                SeriesChunk.start_line.in_(edges)))}
+    parts: list[Entries] = []
+    for start in starts:
+        if start in edges:
+            steps, values, times = codec.decode(raw[start])
+            keep = (steps >= low) & (steps < high)
+            parts.append(Entries.from_points(steps[keep], values[keep], times[keep]))
+        elif level == "points":
+            parts.append(Entries.from_points(*codec.decode(blobs[start])))
+        else:
+            parts.append(Entries.from_bytes(blobs[start]))
+    return parts
