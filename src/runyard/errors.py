@@ -24,6 +24,9 @@ class RunyardError(Exception):
     def body(self) -> dict[str, Any]:
         return error_body(self.message, self.code, self.status_code)
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class BadRequest(RunyardError):
     status_code = 400
@@ -53,6 +56,18 @@ class Conflict(RunyardError):
 class PayloadTooLarge(RunyardError):
     status_code = 413
     code = "payload_too_large"
+
+
+class RangeNotSatisfiable(RunyardError):
+    status_code = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the requested range is outside the file's {size} bytes")
+        self.size = size
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Range": f"bytes */{self.size}"}
 
 
 class Unavailable(RunyardError):

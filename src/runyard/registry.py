@@ -36,16 +36,18 @@ def _s3_blobs(settings: Settings) -> BlobStore:
     return S3BlobStore(settings)
 
 
-def _internal_queue(url: str, store: MetadataStore) -> Queue:
+def _internal_queue(url: str, store: MetadataStore, settings: Settings) -> Queue:
     from runyard.queues.internal import InternalQueue
 
     return InternalQueue(store)
 
 
-def _sqs_queue(url: str, store: MetadataStore) -> Queue:
+def _sqs_queue(url: str, store: MetadataStore, settings: Settings) -> Queue:
     from runyard.queues.sqs import SqsQueue
 
-    return SqsQueue(url, store)
+    # With SSE-KMS (ours, or the bucket's default) an S3 ETag is not the content's MD5.
+    return SqsQueue(url, store, region=settings.blob_store_region,
+                    etag_md5=not settings.blob_store_kms_key)
 
 
 METADATA_STORES: dict[str, Callable[..., MetadataStore]] = {
@@ -54,8 +56,10 @@ METADATA_STORES: dict[str, Callable[..., MetadataStore]] = {
                    "postgresql+psycopg")
 }
 BLOB_STORES: dict[str, Callable[[Settings], BlobStore]] = {"file": _local_blobs, "s3": _s3_blobs}
-QUEUES: dict[str, Callable[[str, MetadataStore], Queue]] = {"internal": _internal_queue,
-                                                            "sqs": _sqs_queue}
+QUEUES: dict[str, Callable[[str, MetadataStore, Settings], Queue]] = {
+    "internal": _internal_queue,
+    "sqs": _sqs_queue,
+}
 
 
 def _choose(kind: str, registry: dict[str, T], url: str) -> T:
@@ -89,6 +93,7 @@ def blob_store(settings: Settings) -> BlobStore:
     return _choose("blob store", BLOB_STORES, settings.resolved_blob_store_url)(settings)
 
 
-def queue(url: str, store: MetadataStore) -> Queue:
-    """The queue for ``url``; the embedded one keeps its messages in ``store``."""
-    return _choose("queue", QUEUES, url)(url, store)
+def queue(url: str, store: MetadataStore, settings: Settings | None = None) -> Queue:
+    """The queue for ``url``; the embedded one keeps its messages in ``store``; SQS takes
+    its region (and whether ETags are MD5s) from ``settings``."""
+    return _choose("queue", QUEUES, url)(url, store, settings or Settings())

@@ -19,7 +19,7 @@ from runyard import registry
 from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_hint
 from runyard.auth.signing import UrlSigner
 from runyard.domain import artifacts
-from runyard.errors import ConfigError, Unauthorized
+from runyard.errors import ConfigError, Conflict, Unauthorized
 from runyard.queues.base import ObjectCreated, Queue
 from runyard.settings import Settings
 from runyard.stores.blobs.base import BlobStore
@@ -61,7 +61,7 @@ class Runtime:
         new_key = await anyio.to_thread.run_sync(self._bootstrap_admin)
         self._blobs = registry.blob_store(self.settings)
         await self._blobs.open()
-        self._queue = registry.queue(self.settings.queue_url, self.store)
+        self._queue = registry.queue(self.settings.queue_url, self.store, self.settings)
         await self._queue.open()
         self._background = background
         if background:
@@ -76,7 +76,7 @@ class Runtime:
         """Switch to new storage settings (from /system-admin) without a restart."""
         blobs = registry.blob_store(settings)
         await blobs.open()
-        queue = registry.queue(settings.queue_url, self.store)
+        queue = registry.queue(settings.queue_url, self.store, settings)
         await queue.open()
         old_blobs, old_queue = self._blobs, self._queue
         self.settings, self._blobs, self._queue = settings, blobs, queue
@@ -151,8 +151,11 @@ class Runtime:
                               "after an optional 'prefix-'")
         generated = not key
         key = key or generate_key()
-        user = self.store.create_user(ADMIN_USERNAME, is_admin=True)
-        self.store.add_api_key(user.id, hash_key(key), key_hint(key))
+        try:
+            self.store.create_user(ADMIN_USERNAME, is_admin=True,
+                                   api_key=(hash_key(key), key_hint(key)))
+        except Conflict:
+            return None  # another replica, starting at the same time, created it
         return key if generated else None
 
     # requests ----------------------------------------------------------------------------
@@ -192,7 +195,8 @@ class Runtime:
         if not self.blobs.direct_transfers:
             return  # uploads came through /storage, which already announced them
         for key in keys:
-            await self.queue.publish(ObjectCreated(key=key, size=-1, md5=""))
+            await self.queue.publish(ObjectCreated(key=self.blobs.object_key(key), size=-1,
+                                                   md5=""))
 
     def require_signer(self) -> UrlSigner:
         if self.signer is None:

@@ -79,7 +79,26 @@ SURFACE_OPERATIONS = frozenset(
         "SampledHistoryPage",
         "RunFiles",
         "RunOutputArtifacts",
+        "RunInputArtifacts",
         "GetProjects",
+        "GetProject",
+        "GetViewer",
+        "DeleteRun",
+        # artifact management through wandb.Api
+        "UpdateArtifact",
+        "DeleteArtifact",
+        "AddAliases",
+        "DeleteAliases",
+        "ProjectArtifactTypes",
+        "ProjectArtifactType",
+        "ProjectArtifactCollections",
+        "ProjectArtifactCollection",
+        "ArtifactTypeArtifactCollections",
+        "ProjectArtifacts",
+        "ArtifactCollectionAliases",
+        "ArtifactMembershipFiles",
+        "ArtifactCreatedBy",
+        "ArtifactUsedBy",
     }
 )
 

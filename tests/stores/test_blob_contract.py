@@ -151,6 +151,18 @@ def test_put_get_round_trip(blobs: BlobBackend) -> None:
     blobs.run(body)
 
 
+@pytest.mark.parametrize(("start", "end"), [(0, 1), (6, 11), (100, None), (0, len(DATA)),
+                                            (len(DATA) - 3, None), (5000, 900_000)])
+def test_byte_ranges(blobs: BlobBackend, start: int, end: int | None) -> None:
+    async def body(store: BlobStore) -> None:
+        await store.put("ranged/data.bin", chunks(PARTS), max_bytes=len(DATA))
+        got = b"".join([p async for p in await store.get("ranged/data.bin", start=start,
+                                                         end=end)])
+        assert got == DATA[start:end]
+
+    blobs.run(body)
+
+
 def test_large_blob_streams_back_in_chunks(blobs: BlobBackend) -> None:
     block = hashlib.sha256(b"x").digest() * 32768  # 1 MiB
     parts = [block] * 5

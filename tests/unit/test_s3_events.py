@@ -79,6 +79,11 @@ def test_multipart_etag_is_not_an_md5() -> None:
                                               ("no-etag", "")]
 
 
+def test_etags_can_be_ignored_for_sse_kms_buckets() -> None:
+    [created] = parse(AWS_PUT, etag_md5=False)
+    assert (created.size, created.md5) == (1024, "")
+
+
 def test_missing_or_odd_size_means_look_it_up() -> None:
     got = parse(body(record("ObjectCreated:Put", "a", None), record("ObjectCreated:Put", "b", "7"),
                      record("ObjectCreated:Put", "c", True), record("ObjectCreated:Put", "d", 0)))

@@ -40,7 +40,7 @@ def preflight(settings: Settings) -> None:
     from runyard.stores.metadata.sql import schema
     from runyard.stores.metadata.sql.store import SqlMetadataStore
 
-    registry.queue(settings.queue_url, registry.metadata_store_for(settings))
+    registry.queue(settings.queue_url, registry.metadata_store_for(settings), settings)
     if settings.should_migrate:
         return  # the server migrates at start
     store = registry.metadata_store_for(settings)

@@ -4,7 +4,7 @@
 record (a body may hold several), none for ``s3:TestEvent`` (sent when a notification is set up)
 or other events (removals, restores...). Keys arrive URL-encoded (``+`` for a space, ``%2F``
 for ``/`` on some servers) and are decoded once, here. The ETag is an MD5 only for a
-single-part upload; otherwise ``md5`` is "".
+single-part upload without SSE-KMS; otherwise ``md5`` is "".
 
 ``event_body`` writes the same shape, so the server's own "check this upload" messages (size
 -1: look the blob up) travel through SQS like the bucket's.
@@ -40,9 +40,14 @@ def _load(text: Any) -> dict[str, Any]:
     return data
 
 
-def parse(body: str, *, receipt: str = "", attempts: int = 1) -> list[ObjectCreated]:
+def parse(body: str, *, receipt: str = "", attempts: int = 1,
+          etag_md5: bool = True) -> list[ObjectCreated]:
     """The ObjectCreated notifications in one message body; NotAnS3Event if it has none to
-    give and is not an event we knowingly skip."""
+    give and is not an event we knowingly skip.
+
+    ``etag_md5=False`` ignores ETags: with SSE-KMS (configured, or the bucket's default) an
+    ETag is not the MD5 of the bytes, and nothing in the event says so.
+    """
     data = _load(body)
     if data.get("Type") == "Notification" and "Message" in data:  # delivered through SNS
         data = _load(data["Message"])
@@ -65,11 +70,11 @@ def parse(body: str, *, receipt: str = "", attempts: int = 1) -> list[ObjectCrea
         raw_key: str = obj["key"]
         size = obj.get("size")
         etag = obj.get("eTag", obj.get("etag", ""))
-        multipart = name == "ObjectCreated:CompleteMultipartUpload"
+        trusted = etag_md5 and name != "ObjectCreated:CompleteMultipartUpload"
         found.append(ObjectCreated(
             key=unquote_plus(raw_key),
             size=size if isinstance(size, int) and not isinstance(size, bool) else -1,
-            md5="" if multipart or not isinstance(etag, str) else md5_from_etag(etag),
+            md5=md5_from_etag(etag) if trusted and isinstance(etag, str) else "",
             receipt=receipt, attempts=attempts))
     return found
 

@@ -90,8 +90,11 @@ def parse_sqs_url(url: str) -> QueueAddress:
 class SqsQueue(Queue):
     def __init__(self, url: str, store: MetadataStore | None = None, *, region: str = "",
                  backoff_seconds: float = BACKOFF_SECONDS,
-                 max_backoff_seconds: float = MAX_BACKOFF_SECONDS) -> None:
+                 max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
+                 etag_md5: bool = True) -> None:
+        """``etag_md5=False`` when objects are SSE-KMS encrypted: their ETags are no MD5s."""
         self.address = parse_sqs_url(url)
+        self.etag_md5 = etag_md5
         self.region = region or self.address.region
         self._backoff = backoff_seconds
         self._max_backoff = max_backoff_seconds
@@ -188,7 +191,7 @@ class SqsQueue(Queue):
         attempts = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
         try:
             found = s3_events.parse(str(message.get("Body", "")), receipt=receipt,
-                                    attempts=attempts)
+                                    attempts=attempts, etag_md5=self.etag_md5)
         except s3_events.NotAnS3Event as exc:
             log.warning("SQS message %s is not an S3 event (%s); leaving it for the "
                         "dead-letter queue", message.get("MessageId", "?"), exc)

@@ -24,7 +24,7 @@ def install(app: FastAPI) -> None:
     async def _runyard_error(request: Request, exc: RunyardError) -> JSONResponse:
         if exc.status_code >= 500:
             return _internal(request, exc, exc.status_code, exc.code, exc.message)
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -89,7 +89,7 @@ async def _validate(candidate: Settings, runtime: Runtime) -> None:
     """Write, read and delete a probe object, and read the queue, with the new settings."""
     try:
         blobs = registry.blob_store(candidate)
-        queue = registry.queue(candidate.queue_url, runtime.store)
+        queue = registry.queue(candidate.queue_url, runtime.store, candidate)
     except RunyardError as exc:
         raise BadRequest(exc.message) from None
     probe_key = f"_runyard/probe-{secrets.token_hex(8)}"

@@ -33,6 +33,10 @@ class BlobStore(abc.ABC):
         """``Name:Value`` headers a client must send with a pre-signed PUT (e.g. SSE-KMS)."""
         return []
 
+    def object_key(self, key: str) -> str:
+        """The backend's own key for ``key`` (what its notifications name)."""
+        return key
+
     def relative_key(self, object_key: str) -> str | None:
         """Map a backend object key from a notification to our key; None if not ours."""
         return object_key
@@ -48,8 +52,10 @@ class BlobStore(abc.ABC):
         """Store the stream under key, all or nothing. PayloadTooLarge past max_bytes."""
 
     @abc.abstractmethod
-    async def get(self, key: str) -> AsyncIterator[bytes]:
-        """Stream a blob's bytes. NotFound if absent."""
+    async def get(self, key: str, *, start: int = 0, end: int | None = None
+                  ) -> AsyncIterator[bytes]:
+        """Stream a blob's bytes ``[start, end)`` (to its end when ``end`` is None).
+        NotFound if absent."""
 
     @abc.abstractmethod
     async def stat(self, key: str) -> BlobInfo | None: ...

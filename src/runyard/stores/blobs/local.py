@@ -55,11 +55,12 @@ class LocalBlobStore(BlobStore):
             raise
         return BlobInfo(key, size, digest.hexdigest())
 
-    async def get(self, key: str) -> AsyncIterator[bytes]:
+    async def get(self, key: str, *, start: int = 0, end: int | None = None
+                  ) -> AsyncIterator[bytes]:
         path = self._path(key)
         if not await anyio.to_thread.run_sync(path.is_file):
             raise NotFound("no such file")
-        return _read_chunks(path)
+        return _read_chunks(path, start, end)
 
     async def stat(self, key: str) -> BlobInfo | None:
         path = self._path(key)
@@ -82,7 +83,14 @@ class LocalBlobStore(BlobStore):
         return await anyio.to_thread.run_sync(_delete)
 
 
-async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
+async def _read_chunks(path: Path, start: int, end: int | None) -> AsyncIterator[bytes]:
     async with await anyio.open_file(path, "rb") as handle:
-        while block := await handle.read(CHUNK):
+        await handle.seek(start)
+        remaining = None if end is None else max(0, end - start)
+        while remaining is None or remaining > 0:
+            block = await handle.read(CHUNK if remaining is None else min(CHUNK, remaining))
+            if not block:
+                break
+            if remaining is not None:
+                remaining -= len(block)
             yield block

@@ -215,11 +215,15 @@ class S3BlobStore(BlobStore):
             raise
         return BlobInfo(key, size, digest.hexdigest())
 
-    async def get(self, key: str) -> AsyncIterator[bytes]:
+    async def get(self, key: str, *, start: int = 0, end: int | None = None
+                  ) -> AsyncIterator[bytes]:
         object_key = self.object_key(key)
         client = self.client
+        extra: dict[str, str] = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         response = await self._call("read an object", lambda: client.get_object(
-            Bucket=self.bucket, Key=object_key))
+            Bucket=self.bucket, Key=object_key, **extra))
         return self._stream(response["Body"])
 
     async def _stream(self, body: Any) -> AsyncIterator[bytes]:

@@ -418,8 +418,10 @@ class MetadataStore(abc.ABC):
     def count_users(self) -> int: ...
 
     @abc.abstractmethod
-    def create_user(self, username: str, *, email: str = "", is_admin: bool = False) -> UserRecord:
-        """Create a user and its personal entity of the same name. Conflict if taken."""
+    def create_user(self, username: str, *, email: str = "", is_admin: bool = False,
+                    api_key: tuple[str, str] | None = None) -> UserRecord:
+        """Create a user and its personal entity of the same name (and, in the same
+        transaction, an API key given as ``(hash, hint)``). Conflict if the name is taken."""
 
     @abc.abstractmethod
     def get_user(self, username: str) -> UserRecord | None: ...

@@ -83,6 +83,7 @@ class SqlRunQueriesMixin:
             stmt = stmt.order_by(*(e.desc() if d else e.asc() for e, d in parts))
             rows = s.execute(stmt.limit(max(0, search.limit))).all()
             names = self._names_for_project(s, project_id)
+            # store.py imports this module: import its record mapper when first used.
             from runyard.stores.metadata.sql.store import _to_run_record
             return [RunHit(_to_run_record(row[0], *names), tuple(plain(v) for v in row[1:]))
                     for row in rows]

@@ -17,7 +17,7 @@ from runyard.history import codec
 from runyard.history.buckets import Entries, merge_to
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.sql import models as m
-from runyard.stores.metadata.sql.series_models import SeriesChunk, SeriesWatermark
+from runyard.stores.metadata.sql.models import SeriesChunk, SeriesWatermark
 
 #: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
 SEAL_LINES = 1024
@@ -166,8 +166,9 @@ def _read_chunks(s: Session, run_id: int, key: str, chunks: Sequence[Any], level
     column = (SeriesChunk.summary if level == "summary"
               else SeriesChunk.lod if level == "lod" else SeriesChunk.points)
     blobs: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
-        select(SeriesChunk.start_line, column).where(SeriesChunk.run_id == run_id, SeriesChunk.key == key,
-                              SeriesChunk.start_line.in_(set(starts) - edges)))}
+        select(SeriesChunk.start_line, column).where(
+            SeriesChunk.run_id == run_id, SeriesChunk.key == key,
+            SeriesChunk.start_line.in_(set(starts) - edges)))}
     if edges:
         raw: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
             select(SeriesChunk.start_line, SeriesChunk.points).where(

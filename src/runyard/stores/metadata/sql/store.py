@@ -125,7 +125,8 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
         with self._tx() as s:
             return int(s.scalar(select(func.count()).select_from(m.User)) or 0)
 
-    def create_user(self, username: str, *, email: str = "", is_admin: bool = False) -> UserRecord:
+    def create_user(self, username: str, *, email: str = "", is_admin: bool = False,
+                    api_key: tuple[str, str] | None = None) -> UserRecord:
         now = time.time()
         with self._tx() as s:
             if s.scalar(select(m.Entity.id).where(m.Entity.name == username)) is not None:
@@ -137,6 +138,9 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
                           entity_id=entity.id, created_at=now)
             s.add(user)
             s.flush()
+            if api_key is not None:
+                s.add(m.ApiKey(user_id=user.id, key_hash=api_key[0], hint=api_key[1],
+                               created_at=now))
             return UserRecord(user.id, username, email, is_admin, username)
 
     def get_user(self, username: str) -> UserRecord | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from alembic import context
 
-from runyard.stores.metadata.sql import series_models  # noqa: F401 - registers its tables
 from runyard.stores.metadata.sql.models import Base
 
 connection = context.config.attributes["connection"]
