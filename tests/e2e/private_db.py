@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,3 +72,51 @@ class PrivateMariaDB:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own that checks passwords (scram-sha-256).
+
+    It lives in a directory the ``postgres`` user can reach (pytest's own temporary
+    directories are private to root), removed again by ``stop``.
+    """
+
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="runyard-pg-")))
+    port: int = field(default_factory=free_port)
+    started: bool = False
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
+
+    def _as_postgres(self, command: str) -> None:
+        subprocess.run(["su", "postgres", "-c", command], check=True, capture_output=True,
+                       timeout=120)
+
+    def install(self, superuser_password: str) -> PrivatePostgres:
+        if shutil.which("initdb") is None and not Path("/usr/lib/postgresql").is_dir():
+            raise RuntimeError("PostgreSQL is not installed: run scripts/services")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        shutil.chown(self.root, "postgres")
+        pwfile = self.root / "pw"
+        pwfile.write_text(superuser_password)
+        shutil.chown(pwfile, "postgres")
+        self._as_postgres(f"initdb -D {self.datadir} -U postgres --auth=scram-sha-256 "
+                          f"--pwfile={pwfile} -E UTF8")
+        pwfile.unlink()
+        return self
+
+    def start(self) -> PrivatePostgres:
+        self._as_postgres(
+            f"pg_ctl -D {self.datadir} -o '-c listen_addresses=127.0.0.1 -p {self.port} "
+            f"-k {self.root}' -l {self.root / 'log'} -w start")
+        self.started = True
+        return self
+
+    def stop(self) -> None:
+        if self.started:
+            self._as_postgres(f"pg_ctl -D {self.datadir} -m fast -w stop")
+            self.started = False
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -28,7 +28,7 @@ from graphql import (
 from runyard.api.graphql.context import Context
 from runyard.api.graphql.resolvers import RESOLVERS
 from runyard.api.graphql.scalars import bind_scalars
-from runyard.errors import BadRequest, RunyardError
+from runyard.errors import BadRequest, RunyardError, Unavailable
 
 log = logging.getLogger("runyard.graphql")
 
@@ -101,6 +101,10 @@ class GraphQLService:
         if result.errors and result.data is None and all(e.path is None for e in result.errors):
             # Nothing ran: variables did not coerce, or the operation was not found.
             raise InvalidQuery(list(result.errors))
+        for error in result.errors or ():
+            if isinstance(error.original_error, Unavailable):
+                # A backend is down: answer 503 so the client retries the whole operation.
+                raise error.original_error
         body: dict[str, Any] = {"data": result.data}
         if result.errors:
             body["errors"] = [_public_error(e) for e in result.errors]

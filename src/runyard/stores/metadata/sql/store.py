@@ -589,8 +589,13 @@ def _retryable(exc: Exception) -> bool:
 
 
 def _is_auth_error(exc: Exception) -> bool:
+    """MySQL 1045 / PostgreSQL 28P01: the password was refused. psycopg reports a refusal
+    at connect time without a SQLSTATE, so its message is checked too."""
     code = getattr(exc, "sqlstate", None) or (exc.args[0] if exc.args else None)
-    return code in (1045, "28P01", "28000")
+    if code in (1045, "28P01", "28000"):
+        return True
+    text = str(exc)
+    return "password authentication failed" in text or "Access denied for user" in text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
