@@ -111,8 +111,28 @@ def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
         step=int(step) if step is not None else None,
         runtime=_number(row.get("_runtime")),
         timestamp=_number(row.get("_timestamp")),
-        keys={k: type_name(v) for k, v in row.items()},
+        keys=key_types(row),
     )
+
+
+_SIGNATURES: dict[tuple[tuple[str, ...], tuple[type, ...]], dict[str, str]] = {}
+_MAX_SIGNATURES = 4096
+
+
+def key_types(row: dict[str, Any]) -> dict[str, str]:
+    """Each key's type name. Rows of a run share a few shapes, so the answer is cached by
+    (keys, value types); the returned dict is shared and must not be changed."""
+    types = tuple(map(type, row.values()))
+    if dict in types:  # a media value's type name depends on its content
+        return {k: type_name(v) for k, v in row.items()}
+    signature = (tuple(row), types)
+    found = _SIGNATURES.get(signature)
+    if found is None:
+        found = {k: type_name(v) for k, v in row.items()}
+        if len(_SIGNATURES) >= _MAX_SIGNATURES:
+            _SIGNATURES.clear()
+        _SIGNATURES[signature] = found
+    return found
 
 
 def _number(value: Any) -> float | None:

@@ -45,23 +45,78 @@ def numeric_items(row: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, 
             yield from numeric_items(value, f"{prefix}{key}.")
 
 
-def _points_by_key(rows: Iterable[tuple[int, int, float | None, str]]
-                   ) -> dict[str, tuple[list[int], list[float], list[float]]]:
-    series: dict[str, tuple[list[int], list[float], list[float]]] = defaultdict(
-        lambda: ([], [], []))
-    for _line, step, timestamp, text in rows:
-        row = loads(text)
+Columns = dict[str, tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]", "np.ndarray[Any, Any]"]]
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _points_by_key(rows: Sequence[tuple[int, int, float | None, str]],
+                   wanted: Sequence[str] | None = None) -> Columns:
+    """Per metric, its (steps, values, wall times) over the rows, in line order.
+
+    Rows whose values are all plain numbers (the usual training log) are read as one numpy
+    matrix per set of keys; other rows go value by value. With ``wanted``, only those
+    metrics are read.
+    """
+    parsed = [(int(step), timestamp, loads(text)) for _line, step, timestamp, text in rows]
+    collected: dict[str, list[tuple[Any, Any, Any, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    slow: list[int] = []
+    for index, (_step, _when, row) in enumerate(parsed):
         if not isinstance(row, dict):
             continue
-        when = timestamp if timestamp is not None else math.nan
-        for key, value in numeric_items(row):
-            if len(key) > MAX_KEY_LENGTH:
+        if wanted is None and set(map(type, row.values())) <= _NUMBER_TYPES:
+            groups[tuple(row)].append(index)
+        else:
+            slow.append(index)
+    steps_all = np.fromiter((p[0] for p in parsed), np.int64, len(parsed))
+    times_all = np.fromiter((math.nan if p[1] is None else p[1] for p in parsed), np.float64,
+                            len(parsed))
+    for keys, members in groups.items():
+        at = np.asarray(members, np.int64)
+        matrix = np.array([list(parsed[i][2].values()) for i in members], np.float64)
+        for column, key in enumerate(keys):
+            if (key.startswith("_") and key != "_runtime") or len(key) > MAX_KEY_LENGTH:
                 continue
-            steps, values, times = series[key]
-            steps.append(step)
-            values.append(value)
-            times.append(when)
+            collected[key].append((at, steps_all[at], matrix[:, column], times_all[at]))
+    for key, found in _slow_points(parsed, slow, wanted).items():
+        at = np.asarray(found[0], np.int64)
+        collected[key].append((at, steps_all[at], np.asarray(found[1], np.float64),
+                               times_all[at]))
+    series: Columns = {}
+    for key, parts in collected.items():
+        at = np.concatenate([p[0] for p in parts])
+        order = np.argsort(at, kind="stable")
+        series[key] = tuple(np.concatenate([p[i] for p in parts])[order]  # type: ignore[assignment]
+                            for i in (1, 2, 3))
     return series
+
+
+def _slow_points(parsed: Sequence[tuple[int, Any, Any]], indices: Sequence[int],
+                 wanted: Sequence[str] | None) -> dict[str, tuple[list[int], list[float]]]:
+    found: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+    for index in indices:
+        row = parsed[index][2]
+        if wanted is None:
+            items: Iterable[tuple[str, float]] = numeric_items(row)
+        else:
+            items = ((key, value) for key in wanted
+                     if (value := _path_value(row, key)) is not None)
+        for key, value in items:
+            if len(key) <= MAX_KEY_LENGTH:
+                found[key][0].append(index)
+                found[key][1].append(value)
+    return found
+
+
+def _path_value(row: dict[str, Any], key: str) -> float | None:
+    value: Any = row.get(key)
+    if value is None and "." in key:
+        value = row
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def _watermark(s: Session, run_id: int) -> int:
@@ -102,10 +157,7 @@ def _seal(s: Session, run_id: int, start: int, end: int) -> None:
         .order_by(m.HistoryRow.line_no)
     ).all()
     chunks = []
-    for key, (steps, values, times) in _points_by_key(rows).items():
-        step_arr = np.asarray(steps, np.int64)
-        value_arr = np.asarray(values, np.float64)
-        time_arr = np.asarray(times, np.float64)
+    for key, (step_arr, value_arr, time_arr) in _points_by_key(rows).items():
         points = Entries.from_points(step_arr, value_arr, time_arr)
         chunks.append({
             "run_id": run_id, "key": key, "start_line": start, "end_line": end,
@@ -131,7 +183,7 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
                m.HistoryRow.step >= low, m.HistoryRow.step < high)
         .order_by(m.HistoryRow.line_no)
     ).all()
-    tail = _points_by_key(tail_rows)
+    tail = _points_by_key(tail_rows, query.keys)
     result: dict[str, Entries] = {}
     for key in query.keys:
         chunks = s.execute(
@@ -142,17 +194,15 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
             .order_by(SeriesChunk.start_line)
         ).all()
         inside = [c for c in chunks if c.first_step >= low and c.last_step < high]
-        points_in_range = sum(c.points for c in inside) + len(tail.get(key, ((),))[0]) + (
+        tail_points = len(tail[key][0]) if key in tail else 0
+        points_in_range = sum(c.points for c in inside) + tail_points + (
             2 * SEAL_LINES if len(inside) < len(chunks) else 0)
         per_bucket = points_in_range / max(1, query.buckets)
         level = "summary" if per_bucket >= 2 * SEAL_LINES else (
             "lod" if per_bucket >= 2 * LOD_POINTS else "points")
         parts = _read_chunks(s, run_id, key, chunks, level, low, high)
         if key in tail:
-            steps, values, times = tail[key]
-            parts.append(Entries.from_points(np.asarray(steps, np.int64),
-                                             np.asarray(values, np.float64),
-                                             np.asarray(times, np.float64)))
+            parts.append(Entries.from_points(*tail[key]))
         result[key] = merge_to(Entries.concat(parts), query.buckets)
     return result
 

@@ -662,10 +662,14 @@ def _replace_lines(s: Session, table: Any, run_id: int, rows: list[dict[str, Any
 
 def _merge_key_stats(raw: str, lines: Sequence[StreamLine]) -> str:
     stats: dict[str, dict[str, int]] = json.loads(raw or "{}")
-    for line in lines:
-        for key, type_name in line.keys.items():
+    shapes: dict[int, tuple[dict[str, str], int]] = {}
+    for line in lines:  # lines of one shape share their key->type dict
+        shape, seen = shapes.get(id(line.keys), (line.keys, 0))
+        shapes[id(line.keys)] = (shape, seen + 1)
+    for shape, seen in shapes.values():
+        for key, type_name in shape.items():
             counts = stats.setdefault(key, {})
-            counts[type_name] = counts.get(type_name, 0) + 1
+            counts[type_name] = counts.get(type_name, 0) + seen
     return json.dumps(stats, separators=(",", ":"), sort_keys=True)
 
 
