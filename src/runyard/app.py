@@ -15,9 +15,11 @@ from runyard.api.http import errors
 from runyard.api.http.filestream import router as filestream_router
 from runyard.api.http.health import router as health_router
 from runyard.api.http.storage import router as storage_router
+from runyard.api.http.web import router as web_router
 from runyard.api.v1.charts import router as charts_router
 from runyard.api.v1.routes import router as v1_router
 from runyard.api.v1.system_admin import router as system_admin_router
+from runyard.api.v1.workspace import router as workspace_router
 from runyard.runtime import Runtime
 from runyard.settings import Settings
 
@@ -56,10 +58,12 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.include_router(v1_router)
     app.include_router(charts_router)
     app.include_router(system_admin_router)
+    app.include_router(workspace_router)
 
     @app.post("/sdk/otel/{path:path}", include_in_schema=False)
     async def no_telemetry(path: str, request: Request) -> Response:
         """404 turns the client's telemetry export off for the process."""
         return Response(status_code=404)
 
+    app.include_router(web_router)  # last: its catch-all serves the web UI's client routes
     return app

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import anyio
@@ -33,11 +35,37 @@ ADMIN_USERNAME = "admin"
 _AUTH_CACHE_SECONDS = 30.0
 
 
+class RunIds:
+    """(entity, project, run name) -> run id, for the hot file_stream path. Ids never change;
+    a deleted run's stale id makes the write fail, and the caller then forgets it."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._ids: OrderedDict[tuple[str, str, str], int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, path: tuple[str, str, str]) -> int | None:
+        with self._lock:
+            return self._ids.get(path)
+
+    def put(self, path: tuple[str, str, str], run_id: int) -> int:
+        with self._lock:
+            self._ids[path] = run_id
+            if len(self._ids) > self._size:
+                self._ids.popitem(last=False)
+        return run_id
+
+    def forget(self, path: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._ids.pop(path, None)
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.store = registry.metadata_store_for(settings)
         self.cache = registry.cache(settings.cache_url)
+        self.run_ids = RunIds()
         # Chosen at start: /system-admin may have saved their settings in the database.
         self._blobs: BlobStore | None = None
         self._queue: Queue | None = None

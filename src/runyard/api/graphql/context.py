@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio.from_thread
-
 from runyard.errors import Forbidden, NotFound
 from runyard.runtime import Runtime
 from runyard.stores.metadata.base import RunRecord, UserRecord
@@ -18,6 +16,7 @@ class Context:
     user: UserRecord
     base_url: str
     cache: dict[Any, Any] = field(default_factory=dict)
+    changed: set[tuple[str, str]] = field(default_factory=set)
 
     def can_access(self, entity: str) -> bool:
         return self.user.is_admin or self.user.entity == entity
@@ -27,8 +26,8 @@ class Context:
             raise Forbidden(f"user {self.user.username!r} has no access to entity {entity!r}")
 
     def after_write(self, entity: str, project: str) -> None:
-        """Called from a resolver's worker thread: invalidate the project's cached reads."""
-        anyio.from_thread.run(self.runtime.project_changed, entity, project)
+        """Note a project whose cached reads the request invalidates (done once it ends)."""
+        self.changed.add((entity, project))
 
     def run(self, entity: str, project: str, name: str) -> RunRecord:
         self.check_access(entity)

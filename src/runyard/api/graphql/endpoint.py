@@ -24,8 +24,12 @@ async def graphql_endpoint(request: Request,
     query, variables, operation_name = _parse_payload(payload)
     service: GraphQLService = request.app.state.graphql
     context = Context(runtime=runtime, user=user, base_url=base_url(request))
-    body = await anyio.to_thread.run_sync(service.execute, query, variables, operation_name,
-                                          context)
+    try:
+        body = await anyio.to_thread.run_sync(service.execute, query, variables,
+                                              operation_name, context)
+    finally:
+        for entity, project in context.changed:
+            await runtime.project_changed(entity, project)
     return JSONResponse(body)
 
 

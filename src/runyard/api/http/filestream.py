@@ -38,10 +38,21 @@ async def file_stream(entity: str, project: str, run: str, request: Request,
     def apply() -> tuple[StreamBatch, RunRecord]:
         # Parsing a large batch is CPU work: keep it off the event loop, with the writes.
         batch = parse_request(decode_json(raw))
-        record = store.get_run(entity, project, run)
-        if record is None:
-            raise NotFound(f"run {entity}/{project}/{run} does not exist")
-        return batch, store.apply_stream(record.id, batch, time.time())
+        path = (entity, project, run)
+        for attempt in (1, 2):
+            run_id = runtime.run_ids.get(path)
+            if run_id is None:
+                record = store.get_run(entity, project, run)
+                if record is None:
+                    raise NotFound(f"run {entity}/{project}/{run} does not exist")
+                run_id = runtime.run_ids.put(path, record.id)
+            try:
+                return batch, store.apply_stream(run_id, batch, time.time())
+            except NotFound:
+                runtime.run_ids.forget(path)  # deleted (and perhaps created again)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     batch, updated = await anyio.to_thread.run_sync(apply)
     if batch.summary is not None or batch.complete or batch.preempting or batch.history:

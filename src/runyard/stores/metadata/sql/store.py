@@ -67,7 +67,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
         self._echo = echo
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
-        self._claim_lock: threading.Lock | contextlib.nullcontext[None] = (
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
 
@@ -109,11 +109,16 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return False
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
+    def _tx(self, *, write: bool = False) -> Iterator[Session]:
+        """One transaction. ``write=True`` on SQLite also takes the process's write lock:
+        SQLite has one writer at a time, and its own wait for the lock sleeps in steps of up
+        to 100 ms, which turns contention into seconds of latency; a lock hands over at once.
+        """
         if self._sessions is None:
             raise RuntimeError("metadata store is not open")
         try:
-            with self._sessions() as session, session.begin():
+            with (self._write_lock if write else contextlib.nullcontext()), \
+                    self._sessions() as session, session.begin():
                 yield session
         except IntegrityError as exc:
             raise Conflict("the request conflicts with stored data") from exc
@@ -128,7 +133,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
     def create_user(self, username: str, *, email: str = "", is_admin: bool = False,
                     api_key: tuple[str, str] | None = None) -> UserRecord:
         now = time.time()
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             if s.scalar(select(m.Entity.id).where(m.Entity.name == username)) is not None:
                 raise Conflict(f"the name {username!r} is taken")
             entity = m.Entity(name=username, created_at=now)
@@ -149,7 +154,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return _user_record(row) if row else None
 
     def add_api_key(self, user_id: int, key_hash: str, hint: str) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             s.add(m.ApiKey(user_id=user_id, key_hash=key_hash, hint=hint, created_at=time.time()))
 
     def user_for_key(self, key_hash: str) -> UserRecord | None:
@@ -221,7 +226,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
         make_display_name: Callable[[int], str],
     ) -> tuple[RunRecord, bool]:
         now = time.time()
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             entity_id = s.scalar(select(m.Entity.id).where(m.Entity.name == entity))
             if entity_id is None:
                 raise NotFound(f"entity {entity!r} does not exist")
@@ -255,7 +260,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return self._run_record(s, run), inserted
 
     def update_run(self, run_id: int, fields: RunFields) -> RunRecord:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             run = s.get(m.Run, run_id, with_for_update=True)
             if run is None:
                 raise NotFound("run does not exist")
@@ -313,7 +318,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return [_to_run_record(r, *names) for r in runs], total
 
     def request_stop(self, run_id: int) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             result = s.execute(
                 update(m.Run).where(m.Run.id == run_id)
                 .values(stop_requested=True, updated_at=time.time())
@@ -322,7 +327,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
                 raise NotFound("run does not exist")
 
     def mark_stale_runs_crashed(self, heartbeat_before: float) -> int:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             result = s.execute(
                 update(m.Run)
                 .where(m.Run.state == "running", m.Run.heartbeat_at < heartbeat_before)
@@ -332,7 +337,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
 
     # streams -----------------------------------------------------------------------------
     def apply_stream(self, run_id: int, batch: StreamBatch, now: float) -> RunRecord:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             run = s.get(m.Run, run_id, with_for_update=True)
             if run is None:
                 raise NotFound("run does not exist")
@@ -442,7 +447,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return [(int(no), str(json.loads(content))) for no, content in rows]
 
     def add_alert(self, run_id: int, title: str, text: str, severity: str) -> AlertRecord:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             row = m.Alert(run_id=run_id, title=title, text=text, severity=severity,
                           created_at=time.time())
             s.add(row)
@@ -458,14 +463,14 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
 
     # embedded queue (durable) -----------------------------------------------------------
     def enqueue(self, body: str, now: float) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             s.add(m.QueueMessage(body=body, attempts=0, available_at=now, dead=False,
                                  created_at=now))
 
     def claim_messages(self, limit: int, lease_seconds: float, now: float) -> list[QueuedMessage]:
         # SQLite has no SKIP LOCKED and takes its write lock only at the first write, so
-        # claims in one process are serialized here (SQLite serves a single process).
-        with self._claim_lock, self._tx() as s:
+        # claims in one process are serialized by the write lock (SQLite serves one process).
+        with self._tx(write=True) as s:
             rows = s.scalars(
                 select(m.QueueMessage)
                 .where(m.QueueMessage.dead.is_(False), m.QueueMessage.available_at <= now)
@@ -478,11 +483,11 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return [QueuedMessage(r.id, r.body, r.attempts) for r in rows]
 
     def delete_message(self, message_id: int) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             s.execute(delete(m.QueueMessage).where(m.QueueMessage.id == message_id))
 
     def release_message(self, message_id: int, *, retry_at: float, dead: bool) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             s.execute(update(m.QueueMessage).where(m.QueueMessage.id == message_id)
                       .values(available_at=retry_at, dead=dead))
 
@@ -498,7 +503,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return {r.name: r.value for r in s.scalars(select(m.SavedSetting))}
 
     def save_settings(self, values: dict[str, str], now: float) -> None:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             for name, value in values.items():
                 row = s.get(m.SavedSetting, name, with_for_update=True)
                 if row is None:
@@ -510,7 +515,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
     def register_files(self, run_id: int, names: Sequence[str], key_for: Callable[[str], str]
                        ) -> list[FileRecord]:
         now = time.time()
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             existing = {
                 f.name: f for f in s.scalars(
                     select(m.RunFile).where(m.RunFile.run_id == run_id,
@@ -527,7 +532,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return [_file_record(existing[n]) for n in names]
 
     def file_stored(self, storage_key: str, size: int, md5: str, now: float) -> bool:
-        with self._tx() as s:
+        with self._tx(write=True) as s:
             result = s.execute(
                 update(m.RunFile).where(m.RunFile.storage_key == storage_key)
                 .values(size=size, md5=md5, uploaded=True, updated_at=now)
