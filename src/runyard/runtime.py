@@ -22,6 +22,7 @@ from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_hint
 from runyard.auth.signing import UrlSigner
 from runyard.domain import artifacts
 from runyard.errors import ConfigError, Conflict, Unauthorized
+from runyard.ingest import StreamWriter
 from runyard.queues.base import ObjectCreated, Queue
 from runyard.settings import Settings
 from runyard.stores.blobs.base import BlobStore
@@ -66,6 +67,7 @@ class Runtime:
         self.store = registry.metadata_store_for(settings)
         self.cache = registry.cache(settings.cache_url)
         self.run_ids = RunIds()
+        self.stream_writer = StreamWriter(self.store, self._run_id, self.run_ids.forget)
         # Chosen at start: /system-admin may have saved their settings in the database.
         self._blobs: BlobStore | None = None
         self._queue: Queue | None = None
@@ -92,6 +94,7 @@ class Runtime:
         self._queue = registry.queue(self.settings.queue_url, self.store, self.settings)
         await self._queue.open()
         self._background = background
+        self.stream_writer.start()
         if background:
             self._tasks = [
                 asyncio.create_task(self._reap_crashed_runs(), name="runyard-reaper"),
@@ -130,6 +133,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await anyio.to_thread.run_sync(self.stream_writer.stop)
         if self._queue is not None:
             await self._queue.close()
         if self._blobs is not None:
@@ -225,6 +229,16 @@ class Runtime:
         for key in keys:
             await self.queue.publish(ObjectCreated(key=self.blobs.object_key(key), size=-1,
                                                    md5=""))
+
+    def _run_id(self, path: tuple[str, str, str]) -> int | None:
+        """A run's id by (entity, project, name), cached; None when there is no such run."""
+        run_id = self.run_ids.get(path)
+        if run_id is None:
+            record = self.store.get_run(*path)
+            if record is None:
+                return None
+            run_id = self.run_ids.put(path, record.id)
+        return run_id
 
     def require_signer(self) -> UrlSigner:
         if self.signer is None:

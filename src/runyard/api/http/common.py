@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from typing import Annotated, Any
 
 import anyio
-import orjson
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from runyard.auth.keys import key_from_authorization
+from runyard.domain.jsonio import decode_json
 from runyard.errors import BadRequest, Forbidden, PayloadTooLarge
 from runyard.runtime import Runtime
 from runyard.stores.metadata.base import UserRecord
@@ -79,15 +78,3 @@ async def read_json(request: Request, limit: int) -> Any:
     return decode_json(await read_body(request, limit))
 
 
-def decode_json(body: bytes) -> Any:
-    """Parse a JSON body (orjson, or the standard parser for NaN/Infinity tokens)."""
-    if not body:
-        raise BadRequest("request body is empty; expected JSON")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("request body is not valid JSON") from None

@@ -574,7 +574,9 @@ def _project_keys(store: MetadataStore, entity: str, project: str) -> ProjectKey
                         str(t).lower() in _NUMERIC_TYPES for t in counts):
                     metrics.add(name)
             _paths("", unwrap_config(hit.run.config), config, 0)
-            _paths("", _loads(hit.run.summary), summary, 0)
+            values = _loads(hit.run.summary)
+            values.pop("_wandb", None)
+            _paths("", values, summary, 0)
         scanned += len(hits)
         if len(hits) < KEY_SCAN_PAGE:
             break

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runyard.errors import RunyardError
 from runyard.history.buckets import Entries
 from runyard.history.query import SeriesQuery
 
@@ -503,6 +504,18 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def apply_stream(self, run_id: int, batch: StreamBatch, now: float) -> RunRecord:
         """Apply one file_stream request atomically; lines at known offsets are replaced."""
+
+    def apply_streams(self, items: Sequence[tuple[int, StreamBatch]], now: float
+                      ) -> list[RunRecord | RunyardError]:
+        """Apply several requests (in one transaction where the adapter can); a run that no
+        longer exists gets its error in place of its record."""
+        results: list[RunRecord | RunyardError] = []
+        for run_id, batch in items:
+            try:
+                results.append(self.apply_stream(run_id, batch, now))
+            except RunyardError as exc:
+                results.append(exc)
+        return results
 
     @abc.abstractmethod
     def read_history(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
-from runyard.errors import Conflict, NotFound, Unavailable
+from runyard.errors import Conflict, NotFound, RunyardError, Unavailable
 from runyard.history.buckets import Entries
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import (
@@ -337,66 +337,84 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
 
     # streams -----------------------------------------------------------------------------
     def apply_stream(self, run_id: int, batch: StreamBatch, now: float) -> RunRecord:
+        result = self.apply_streams([(run_id, batch)], now)[0]
+        if isinstance(result, RunyardError):
+            raise result
+        return result
+
+    def apply_streams(self, items: Sequence[tuple[int, StreamBatch]], now: float
+                      ) -> list[RunRecord | RunyardError]:
         with self._tx(write=True) as s:
-            run = s.get(m.Run, run_id, with_for_update=True)
-            if run is None:
-                raise NotFound("run does not exist")
-            if batch.history:
-                _replace_lines(s, m.HistoryRow, run_id, [
-                    {"run_id": run_id, "line_no": ln.line_no,
-                     "step": ln.step if ln.step is not None else ln.line_no,
-                     "runtime": ln.runtime, "timestamp": ln.timestamp, "data": ln.text}
-                    for ln in batch.history
-                ])
-                fresh = [ln for ln in batch.history if ln.line_no >= run.history_line_count]
-                if fresh:
-                    run.history_keys = _merge_key_stats(run.history_keys, fresh)
-                run.history_line_count = max(
-                    run.history_line_count, max(ln.line_no for ln in batch.history) + 1)
-                steps = [ln.step for ln in batch.history if ln.step is not None]
-                if steps:
-                    run.last_step = max(steps + ([run.last_step] if run.last_step else []))
-                series.after_write(s, run_id, min(ln.line_no for ln in batch.history),
-                                   run.history_line_count)
-            if batch.events:
-                _replace_lines(s, m.EventRow, run_id, [
-                    {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
-                     "timestamp": ln.timestamp, "data": ln.text}
-                    for ln in batch.events
-                ])
-                run.events_line_count = max(
-                    run.events_line_count, max(ln.line_no for ln in batch.events) + 1)
-            if batch.console:
-                _replace_lines(s, m.ConsoleLine, run_id, [
-                    {"run_id": run_id, "line_no": no, "content": json.dumps(content)}
-                    for no, content in batch.console
-                ])
-                run.log_line_count = max(
-                    run.log_line_count, max(no for no, _ in batch.console) + 1)
-            if batch.summary is not None and batch.summary != run.summary:
-                run.summary = batch.summary
-                index_values(s, run_id, "summary", batch.summary)
-            if batch.uploaded:
-                s.execute(
-                    update(m.RunFile)
-                    .where(m.RunFile.run_id == run_id, m.RunFile.name.in_(batch.uploaded))
-                    .values(uploaded=True, updated_at=now)
-                )
-            run.heartbeat_at = now
-            run.updated_at = now
-            if batch.complete:
-                run.exit_code = batch.exit_code
-                if (batch.exit_code or 0) == 0:
-                    run.state = "finished"
-                else:
-                    run.state = "killed" if run.stop_requested else "failed"
-                run.finished_at = now
-            elif batch.preempting:
-                run.state = "preempting"
-            elif run.state in ("crashed", "preempting"):
-                run.state = "running"
+            # Lock the runs in id order (no deadlock between two groups), then apply each.
+            ids = sorted({run_id for run_id, _ in items})
+            runs = {r.id: r for r in s.scalars(
+                select(m.Run).where(m.Run.id.in_(ids)).order_by(m.Run.id).with_for_update())}
+            applied: list[m.Run | None] = []
+            for run_id, batch in items:
+                run = runs.get(run_id)
+                if run is not None:
+                    self._apply_one(s, run, batch, now)
+                applied.append(run)
             s.flush()
-            return self._run_record(s, run)
+            return [NotFound("run does not exist") if run is None else self._run_record(s, run)
+                    for run in applied]
+
+    def _apply_one(self, s: Session, run: m.Run, batch: StreamBatch, now: float) -> None:
+        run_id = run.id
+        if batch.history:
+            _replace_lines(s, m.HistoryRow, run_id, [
+                {"run_id": run_id, "line_no": ln.line_no,
+                 "step": ln.step if ln.step is not None else ln.line_no,
+                 "runtime": ln.runtime, "timestamp": ln.timestamp, "data": ln.text}
+                for ln in batch.history
+            ])
+            fresh = [ln for ln in batch.history if ln.line_no >= run.history_line_count]
+            if fresh:
+                run.history_keys = _merge_key_stats(run.history_keys, fresh)
+            run.history_line_count = max(
+                run.history_line_count, max(ln.line_no for ln in batch.history) + 1)
+            steps = [ln.step for ln in batch.history if ln.step is not None]
+            if steps:
+                run.last_step = max(steps + ([run.last_step] if run.last_step else []))
+            series.after_write(s, run_id, min(ln.line_no for ln in batch.history),
+                               run.history_line_count)
+        if batch.events:
+            _replace_lines(s, m.EventRow, run_id, [
+                {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
+                 "timestamp": ln.timestamp, "data": ln.text}
+                for ln in batch.events
+            ])
+            run.events_line_count = max(
+                run.events_line_count, max(ln.line_no for ln in batch.events) + 1)
+        if batch.console:
+            _replace_lines(s, m.ConsoleLine, run_id, [
+                {"run_id": run_id, "line_no": no, "content": json.dumps(content)}
+                for no, content in batch.console
+            ])
+            run.log_line_count = max(
+                run.log_line_count, max(no for no, _ in batch.console) + 1)
+        if batch.summary is not None and batch.summary != run.summary:
+            run.summary = batch.summary
+            index_values(s, run_id, "summary", batch.summary)
+        if batch.uploaded:
+            s.execute(
+                update(m.RunFile)
+                .where(m.RunFile.run_id == run_id, m.RunFile.name.in_(batch.uploaded))
+                .values(uploaded=True, updated_at=now)
+            )
+        run.heartbeat_at = now
+        run.updated_at = now
+        if batch.complete:
+            run.exit_code = batch.exit_code
+            if (batch.exit_code or 0) == 0:
+                run.state = "finished"
+            else:
+                run.state = "killed" if run.stop_requested else "failed"
+            run.finished_at = now
+        elif batch.preempting:
+            run.state = "preempting"
+        elif run.state in ("crashed", "preempting"):
+            run.state = "running"
 
     def read_history(
         self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int,

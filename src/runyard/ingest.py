@@ -1,0 +1,140 @@
+"""Group commit for file_stream: one writer thread applies waiting requests together.
+
+Each request still gets its answer only after the transaction that holds its rows has
+committed, so a 200 still means the rows are stored. Grouping spares a transaction, a
+session and a thread hand-off per request, which is what limits many concurrent streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from runyard.domain.filestream import parse_request
+from runyard.domain.jsonio import decode_json
+from runyard.errors import NotFound, RunyardError, Unavailable
+from runyard.stores.metadata.base import MetadataStore, RunRecord, StreamBatch
+
+log = logging.getLogger("runyard.ingest")
+
+MAX_GROUP_REQUESTS = 64
+MAX_GROUP_BYTES = 32 * 1024 * 1024
+
+RunPath = tuple[str, str, str]
+
+
+@dataclass
+class _Request:
+    path: RunPath
+    raw: bytes
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[tuple[StreamBatch, RunRecord]]
+
+
+class StreamWriter:
+    def __init__(self, store: MetadataStore, resolve: Callable[[RunPath], int | None],
+                 forget: Callable[[RunPath], None]) -> None:
+        self._store = store
+        self._resolve = resolve  # run path -> run id (cached), None when there is no such run
+        self._forget = forget
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="runyard-stream-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    async def submit(self, path: RunPath, raw: bytes) -> tuple[StreamBatch, RunRecord]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[StreamBatch, RunRecord]] = loop.create_future()
+        self._queue.put(_Request(path, raw, loop, future))
+        return await future
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, size = [first], len(first.raw)
+            while len(group) < MAX_GROUP_REQUESTS and size < MAX_GROUP_BYTES:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)
+                    break
+                group.append(item)
+                size += len(item.raw)
+            self._apply(group)
+
+    def _apply(self, group: list[_Request]) -> None:
+        ready: list[tuple[_Request, int, StreamBatch]] = []
+        for request in group:
+            try:
+                batch = parse_request(decode_json(request.raw))
+                run_id = self._resolve(request.path)
+                if run_id is None:
+                    entity, project, run = request.path
+                    raise NotFound(f"run {entity}/{project}/{run} does not exist")
+                ready.append((request, run_id, batch))
+            except RunyardError as exc:
+                _answer(request, exc)
+        if not ready:
+            return
+        try:
+            results = self._store.apply_streams([(rid, b) for _, rid, b in ready], time.time())
+        except RunyardError as exc:
+            for request, _, _ in ready:
+                _answer(request, exc)
+            return
+        except Exception:
+            log.exception("stream write failed")
+            for request, _, _ in ready:
+                _answer(request, Unavailable("could not store the stream; retry"))
+            return
+        retry: list[_Request] = []
+        for (request, _, batch), result in zip(ready, results, strict=True):
+            if isinstance(result, NotFound):
+                self._forget(request.path)  # deleted, perhaps created again: look up anew
+                retry.append(request)
+            elif isinstance(result, RunyardError):
+                _answer(request, result)
+            else:
+                _answer(request, (batch, result))
+        for request in retry:
+            self._apply_alone(request)
+
+    def _apply_alone(self, request: _Request) -> None:
+        try:
+            batch = parse_request(decode_json(request.raw))
+            run_id = self._resolve(request.path)
+            if run_id is None:
+                raise NotFound("run {}/{}/{} does not exist".format(*request.path))
+            _answer(request, (batch, self._store.apply_stream(run_id, batch, time.time())))
+        except RunyardError as exc:
+            _answer(request, exc)
+
+
+def _answer(request: _Request, outcome: tuple[StreamBatch, RunRecord] | RunyardError) -> None:
+    def settle() -> None:
+        if request.future.done():
+            return
+        if isinstance(outcome, RunyardError):
+            request.future.set_exception(outcome)
+        else:
+            request.future.set_result(outcome)
+
+    request.loop.call_soon_threadsafe(settle)
