@@ -67,6 +67,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
         self._echo = echo
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
@@ -87,8 +88,14 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             event.listen(engine, "do_connect", _connect_with(self._password))
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        if engine.dialect.name == "sqlite":
+            self._checkpointer = _Checkpointer(engine)
+            self._checkpointer.start()
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._engine is not None:
             self._engine.dispose()
         self._engine = None
@@ -626,7 +633,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints run in the background (_Checkpointer), not inside a writer's commit.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+class _Checkpointer:
+    """Copies SQLite's write-ahead log into the database every second, off the request
+    path: a checkpoint inside a commit would stall that write and every write queued
+    behind it."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="runyard-sqlite-checkpoint",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            try:
+                with self._engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # noqa: S112 - the next round tries again
+                continue
 
 
 def _user_select() -> Any:
