@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.e2e.compare import same
+from tests.e2e.operations import UPSERT_BUCKET
 from tests.e2e.server import RunyardServer, get_json
 
 pytestmark = pytest.mark.e2e
@@ -30,38 +31,6 @@ EVENTS = "wandb-events.jsonl"
 SUMMARY = "wandb-summary.json"
 CONSOLE = "output.log"
 
-# The client's UpsertBucket, written against schema.graphql (capture.jsonl truncates it).
-UPSERT_BUCKET = """
-mutation UpsertBucket ($id: String, $name: String, $project: String, $entity: String, \
-$groupName: String, $description: String, $displayName: String, $notes: String, \
-$commit: String, $config: JSONString, $host: String, $debug: Boolean, $program: String, \
-$repo: String, $jobType: String, $state: String, $sweep: String, $tags: [String!], \
-$summaryMetrics: JSONString) {
-\tupsertBucket(input: {id:$id,name:$name,groupName:$groupName,modelName:$project,\
-entityName:$entity,description:$description,displayName:$displayName,notes:$notes,\
-config:$config,commit:$commit,host:$host,debug:$debug,jobProgram:$program,jobRepo:$repo,\
-jobType:$jobType,state:$state,sweep:$sweep,tags:$tags,summaryMetrics:$summaryMetrics}) {
-\t\tbucket {
-\t\t\tid
-\t\t\tname
-\t\t\tdisplayName
-\t\t\tdescription
-\t\t\tconfig
-\t\t\tsweepName
-\t\t\tproject {
-\t\t\t\tid
-\t\t\t\tname
-\t\t\t\tentity {
-\t\t\t\t\tid
-\t\t\t\t\tname
-\t\t\t\t}
-\t\t\t}
-\t\t\thistoryLineCount
-\t\t}
-\t\tinserted
-\t}
-}
-"""
 
 CONFIG = json.dumps({
     "lr": {"value": 0.01},
