@@ -1,17 +1,12 @@
 """Scale-out on one machine: two ``runyard server`` replicas behind nginx share one MariaDB
-database, one blob directory, one signing key and one admin key, like pods of the Helm chart.
-The real wandb client logs a run through nginx; requests land on both replicas; one replica
-is killed (SIGKILL) in the middle of the run; the run still completes with every row.
+database, one S3 bucket (SeaweedFS, a real S3 server), one Redis cache, one signing key and
+one admin key, like pods of the Helm chart. The real wandb client logs a run through nginx;
+requests land on both replicas; one replica is killed (SIGKILL) in the middle of the run;
+the run still completes with every row, and its files are in the bucket.
 
 The schema is created first with ``runyard db upgrade`` (the chart's pre-install hook), then
-the replicas start one after the other with migrations off (RUNYARD_MIGRATE=false), as in a
-rolling update. (Pods of a fresh Deployment start together; the first-start admin bootstrap
-is not yet safe against that race, so the test does not start them concurrently.)
-
-TODO(issue 7): SeaweedFS (S3 blob store) and Redis (query cache) join this test when their
-adapters land: start ``weed server`` and ``redis-server`` on free 127.0.0.1 ports (see
-INFRA.md) and point RUNYARD_BLOB_STORE_URL=s3://..., RUNYARD_BLOB_STORE_ENDPOINT and
-RUNYARD_CACHE_URL=redis://... at them instead of the shared file:// directory.
+both replicas start at the same time with migrations off (RUNYARD_MIGRATE=false), as the
+pods of a fresh Deployment do (the first-start admin bootstrap is safe against that race).
 
 Runs with the project's .venv (runyard, wandb 0.31.0, pymysql) through scripts/deploy-checks,
 which installs nginx (Debian) and starts MariaDB on 127.0.0.1:3306 when missing.
@@ -31,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +38,7 @@ pymysql = pytest.importorskip("pymysql", reason="needs the [mysql] extra")
 
 from tests.e2e.client import client_env, start_script  # noqa: E402
 from tests.e2e.server import ADMIN_KEY, RunyardServer, free_port, get_json  # noqa: E402
+from tests.services import AwsService  # noqa: E402
 
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
 MYSQL_SOCKETS = ("/run/mysqld/mysqld.sock", "/var/run/mysqld/mysqld.sock")
@@ -215,20 +212,50 @@ class Stack:
     a: RunyardServer
     b: RunyardServer
     nginx: Nginx
+    s3: AwsService
+    bucket: str
 
 
 @pytest.fixture(scope="module")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis of our own, with a password, on a free port."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no", "--dir", str(directory), "--requirepass", "scale-cache"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["redis-cli", "-p", str(port), "-a", "scale-cache",
+                              "--no-auth-warning", "ping"], capture_output=True,
+                             check=False).stdout.strip() != b"PONG":
+            if time.monotonic() > deadline:
+                raise AssertionError("redis did not start")
+            time.sleep(0.1)
+        yield f"redis://:scale-cache@127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def stack(database_url: str, redis_url: str, seaweedfs: AwsService,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("scale")
-    blobs = root / "shared-blobs"
-    blobs.mkdir()
+    bucket = seaweedfs.create_bucket(f"scale-{secrets.token_hex(4)}")
     port_a, port_b = free_port(), free_port()
     # nginx's port is chosen first: it is the replicas' public URL.
     nginx = Nginx(root / "nginx", [port_a, port_b], port=free_port())
     nginx.root.mkdir()
     shared = {
+        **seaweedfs.env(),
         "RUNYARD_DATABASE_URL": database_url,
-        "RUNYARD_BLOB_STORE_URL": blobs.as_uri(),
+        "RUNYARD_BLOB_STORE_URL": f"s3://{bucket}/runyard",
+        "RUNYARD_BLOB_STORE_ENDPOINT": seaweedfs.endpoint,
+        "RUNYARD_CACHE_URL": redis_url,
         "RUNYARD_SECRET_KEY": "scale-out-signing-key-" + "x" * 24,
         "RUNYARD_ADMIN_API_KEY": ADMIN_KEY,
         "RUNYARD_PUBLIC_URL": nginx.url,
@@ -248,9 +275,9 @@ def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     for server in (a, b):
         server.data_dir.parent.mkdir(parents=True)
     try:
-        a.start(timeout=90)
-        b.start(timeout=90)
-        yield Stack(a, b, nginx.start())
+        with ThreadPoolExecutor(2) as pool:  # both pods start at once
+            list(pool.map(lambda server: server.start(timeout=90), (a, b)))
+        yield Stack(a, b, nginx.start(), seaweedfs, bucket)
     finally:
         nginx.stop()
         for server in (a, b):
@@ -275,6 +302,9 @@ for i in range({STEPS}):
         while not go.exists() and time.time() < deadline:
             time.sleep(0.05)
     time.sleep(0.02)
+with open("weights.bin", "wb") as f:
+    f.write(bytes(range(256)) * 512)
+wandb.save("weights.bin", policy="now")
 run.summary["done"] = True
 run.finish()
 pathlib.Path(os.environ["OUT"]).write_text(json.dumps({{"id": run.id, "logged": logged}}))
@@ -335,3 +365,7 @@ def test_run_survives_losing_a_replica(stack: Stack, tmp_path: Path) -> None:
     for want, got in zip(logged, rows, strict=True):
         assert {k: got[k] for k in want} == want, (want, got)
     assert "Traceback" not in stack.a.log(), stack.a.log()
+    objects = stack.s3.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="runyard/")
+    sizes = {o["Key"].rsplit("/", 1)[-1]: o["Size"] for o in objects.get("Contents", [])}
+    assert sizes.get("weights.bin") == 256 * 512, sizes
+    assert "scale-cache" not in stack.a.log()
