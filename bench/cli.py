@@ -42,6 +42,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=ROOT / "bench" / "results",
                    help="where latest.json, latest.md and latest.png go")
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    p.add_argument("--rerender", action="store_true",
+                   help="run nothing: print the table and rewrite latest.md/latest.png from "
+                        "the results directory's latest.json")
     p.add_argument("--scale-w3-steps", type=int, default=None,
                    help="override W3's step count (e.g. when a full run does not fit)")
     p.add_argument("--scale-w4-runs", type=int, default=None, help="override W4's run count")
@@ -72,6 +75,11 @@ def _on_signal(signum: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.rerender:
+        saved = json.loads((args.results / "latest.json").read_text())
+        report.write(saved, args.results, rerender=True)
+        print(report.terminal(saved))
+        return 0
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in only if w not in WORKLOADS]
     if unknown:
@@ -124,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M")
     meta["upsert_conflicts_retried"] = CONFLICTS["retried"]
+    meta["upsert_retries"] = dict(CONFLICTS)
     meta["wall_s"] = round(time.monotonic() - ctx.started, 1)
     if not results["workloads"]:
         return status

@@ -31,12 +31,14 @@ class Scale:
     w2_metrics: int = 100
     w2_seconds: float = 30
     w2_mlflow_batch: int = 1000  # MLflow log-batch maximum
+    w2_timeout: float = 60  # per request; bounds the drain after the window
     # W3: one metric of STEPS steps; chart fetches
     w3_steps: int = 1_000_000
     w3_batch: int = 10_000
     w3_mlflow_batch: int = 1000
     w3_warm_reps: int = 20
-    w3_full_history_reps: int = 2
+    w3_full_history_reps: int = 1  # warm fetches of MLflow's full history (plus one cold)
+    w3_slow_budget: float = 15  # seconds of warm repeats for a slow (MLflow) request
     w3_load_timeout: float = 900
     # W4: a project of RUNS runs with 20 config keys and 20 summary metrics
     w4_runs: int = 10_000
@@ -48,12 +50,13 @@ class Scale:
     w5_seconds: float = 60
     w5_rows: int = 10
     w5_metrics: int = 50
+    w5_timeout: float = 30  # per request
 
 
 FULL = Scale("full")
-QUICK = Scale("quick", w1_steps=500, w1_timeout=300, w2_seconds=5, w3_steps=50_000,
-              w3_warm_reps=20, w3_full_history_reps=3, w3_load_timeout=300, w4_runs=500,
-              w4_load_timeout=300, w5_seconds=20)
+QUICK = Scale("quick", w1_steps=500, w1_timeout=300, w2_seconds=5, w2_timeout=15,
+              w3_steps=50_000, w3_full_history_reps=3, w3_load_timeout=300, w4_runs=500,
+              w4_load_timeout=300, w5_seconds=20, w5_timeout=10)
 
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
 
@@ -161,8 +164,9 @@ def summarize_profile(path: Path, top: int = 25) -> dict[str, Any] | None:
     def share(counter: Counter[str]) -> list[list[Any]]:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(top)]
 
+    ours = Counter({k: v for k, v in inclusive.items() if "(runyard/" in k})
     return {"samples": total, "idle_samples": idle, "file": path.name, "self_pct": share(own),
-            "inclusive_pct": share(inclusive)}
+            "inclusive_pct": share(inclusive), "runyard_inclusive_pct": share(ours)}
 
 
 #: Leaf functions of threads that wait (py-spy still samples some of them as active).

@@ -44,7 +44,7 @@ def spawn(args: list[str], *, log: Path, env: dict[str, str] | None = None,
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
     """SIGTERM the process group we created for ``proc``, then SIGKILL if it lingers."""
     if proc is None:
         return
@@ -180,7 +180,7 @@ MARIADB = {"host": HOST, "port": 3306, "user": "root", "password": ""}
 def mariadb_create(name: str) -> str:
     import pymysql
 
-    conn = pymysql.connect(**MARIADB)  # type: ignore[arg-type]
+    conn = pymysql.connect(**MARIADB)
     try:
         with conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -194,7 +194,7 @@ def mariadb_drop(name: str) -> None:
     import pymysql
 
     try:
-        conn = pymysql.connect(**MARIADB)  # type: ignore[arg-type]
+        conn = pymysql.connect(**MARIADB)
     except pymysql.Error:
         return
     try:
@@ -208,7 +208,7 @@ def mariadb_bytes(name: str) -> int:
     """Data + index bytes of a database (InnoDB statistics, refreshed first)."""
     import pymysql
 
-    conn = pymysql.connect(database=name, **MARIADB)  # type: ignore[arg-type]
+    conn = pymysql.connect(database=name, **MARIADB)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT table_name FROM information_schema.tables "

@@ -22,7 +22,7 @@ exp = client.create_experiment(experiment)
 run = client.create_run(exp, run_name="w1")
 run_id = run.info.run_id
 t_init = time.perf_counter()
-batch = []
+batch: list[Metric] = []
 for step in range(steps):
     ts = int(time.time() * 1000)
     batch.extend(Metric(k, rng.uniform(-3, 3), ts, step) for k in keys)
