@@ -165,9 +165,15 @@ class SqlRunQueriesMixin:
                 m.RunFile.run_id == run_id, m.RunFile.uploaded.is_(True))) or 0)
 
 
-def index_values(s: Session, run_id: int, scope: str, text: str | None) -> None:
-    """Rewrite the run_values rows of one scope of a run (call when config/summary change)."""
-    s.execute(delete(m.RunValue).where(m.RunValue.run_id == run_id, m.RunValue.scope == scope))
+def index_values(s: Session, run_id: int, scope: str, text: str | None, *,
+                 new_run: bool = False) -> None:
+    """Rewrite the run_values rows of one scope of a run (call when config/summary change).
+
+    For a run created in this transaction there is nothing to delete, and the delete would
+    only take gap locks (InnoDB) that deadlock with runs created next to it."""
+    if not new_run:
+        s.execute(delete(m.RunValue).where(m.RunValue.run_id == run_id,
+                                           m.RunValue.scope == scope))
     rows = value_rows(run_id, scope, text)
     for start in range(0, len(rows), _CHUNK):
         s.execute(insert(m.RunValue), rows[start:start + _CHUNK])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -52,7 +53,7 @@ from runyard.stores.metadata.sql.run_queries import SqlRunQueriesMixin, index_va
 from runyard.stores.metadata.sql.run_search import contains_exact
 from runyard.stores.metadata.sql.urls import normalize
 
-_UPSERT_ATTEMPTS = 4
+_UPSERT_ATTEMPTS = 12
 
 
 class PasswordProvider(Protocol):
@@ -220,6 +221,8 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             except (Conflict, Unavailable) as exc:
                 if attempt == _UPSERT_ATTEMPTS - 1 or not _retryable(exc):
                     raise
+                # Back off a little, at random, so racing creators stop colliding.
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))
         raise AssertionError("unreachable")
 
     def _upsert_run_once(
@@ -246,10 +249,12 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
                 s.add(proj)
                 s.flush()
                 project_id = proj.id
-            run = s.scalar(
-                select(m.Run).where(m.Run.project_id == project_id, m.Run.name == name)
-                .with_for_update()
-            )
+            # Look the run up without a lock, then lock it by primary key: a locking read of a
+            # row that does not exist takes InnoDB gap locks, and runs created at the same
+            # time in one project then deadlock. A lost insert race is a Conflict, retried.
+            run_id = s.scalar(
+                select(m.Run.id).where(m.Run.project_id == project_id, m.Run.name == name))
+            run = s.get(m.Run, run_id, with_for_update=True) if run_id is not None else None
             inserted = run is None
             if run is None:
                 count = s.scalar(select(func.count()).where(m.Run.project_id == project_id)) or 0
@@ -263,7 +268,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
                 s.add(run)
             _apply_fields(run, fields, now)
             s.flush()
-            _index_fields(s, run, fields)
+            _index_fields(s, run, fields, new_run=inserted)
             return self._run_record(s, run), inserted
 
     def update_run(self, run_id: int, fields: RunFields) -> RunRecord:
@@ -699,12 +704,12 @@ def _apply_fields(run: m.Run, fields: RunFields, now: float) -> None:
     run.updated_at = now
 
 
-def _index_fields(s: Session, run: m.Run, fields: RunFields) -> None:
+def _index_fields(s: Session, run: m.Run, fields: RunFields, *, new_run: bool = False) -> None:
     """Keep run_values (the search index of config and summary) in step with the run."""
     if fields.config is not None:
-        index_values(s, run.id, "config", run.config)
+        index_values(s, run.id, "config", run.config, new_run=new_run)
     if fields.summary is not None:
-        index_values(s, run.id, "summary", run.summary)
+        index_values(s, run.id, "summary", run.summary, new_run=new_run)
 
 
 def _flavor(engine: Engine) -> str:
