@@ -191,15 +191,22 @@ class Runtime:
         return key if generated else None
 
     # requests ----------------------------------------------------------------------------
+    def cached_user(self, key: str | None) -> UserRecord | None:
+        """The user behind a key seen in the last seconds, without touching the database."""
+        if not key:
+            raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
+        cached = self._auth_cache.get(hash_key(key))
+        return cached[1] if cached and cached[0] > time.monotonic() else None
+
     def authenticate(self, key: str | None) -> UserRecord:
         """The user behind an API key; Unauthorized when missing or unknown."""
         if not key:
             raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
+        cached = self.cached_user(key)
+        if cached is not None:
+            return cached
         digest = hash_key(key)
         now = time.monotonic()
-        cached = self._auth_cache.get(digest)
-        if cached and cached[0] > now:
-            return cached[1]
         user = self.store.user_for_key(digest)
         if user is None:
             raise Unauthorized("invalid API key")

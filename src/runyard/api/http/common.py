@@ -32,7 +32,9 @@ async def current_user(
     """FastAPI dependency: the authenticated user, or a 401."""
     runtime = runtime_of(request)
     key = key_from_authorization(request.headers.get("authorization"))
-    user: UserRecord = await anyio.to_thread.run_sync(runtime.authenticate, key)
+    user = runtime.cached_user(key)  # the usual case: no thread hop, no query
+    if user is None:
+        user = await anyio.to_thread.run_sync(runtime.authenticate, key)
     return user
 
 
