@@ -84,12 +84,7 @@ class StreamWriter:
         ready: list[tuple[_Request, int, StreamBatch]] = []
         for request in group:
             try:
-                batch = parse_request(decode_json(request.raw))
-                run_id = self._resolve(request.path)
-                if run_id is None:
-                    entity, project, run = request.path
-                    raise NotFound(f"run {entity}/{project}/{run} does not exist")
-                ready.append((request, run_id, batch))
+                ready.append((request, *self._prepare(request)))
             except RunyardError as exc:
                 _answer(request, exc)
         if not ready:
@@ -117,12 +112,17 @@ class StreamWriter:
         for request in retry:
             self._apply_alone(request)
 
+    def _prepare(self, request: _Request) -> tuple[int, StreamBatch]:
+        """Parse the body and find the run: the work before a request can be applied."""
+        batch = parse_request(decode_json(request.raw))
+        run_id = self._resolve(request.path)
+        if run_id is None:
+            raise NotFound("run {}/{}/{} does not exist".format(*request.path))
+        return run_id, batch
+
     def _apply_alone(self, request: _Request) -> None:
         try:
-            batch = parse_request(decode_json(request.raw))
-            run_id = self._resolve(request.path)
-            if run_id is None:
-                raise NotFound("run {}/{}/{} does not exist".format(*request.path))
+            run_id, batch = self._prepare(request)
             _answer(request, (batch, self._store.apply_stream(run_id, batch, time.time())))
         except RunyardError as exc:
             _answer(request, exc)

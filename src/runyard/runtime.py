@@ -36,6 +36,12 @@ ADMIN_USERNAME = "admin"
 _AUTH_CACHE_SECONDS = 30.0
 
 
+def _key_digest(key: str | None) -> str:
+    if not key:
+        raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
+    return hash_key(key)
+
+
 class RunIds:
     """(entity, project, run name) -> run id, for the hot file_stream path. Ids never change;
     a deleted run's stale id makes the write fail, and the caller then forgets it."""
@@ -193,26 +199,24 @@ class Runtime:
     # requests ----------------------------------------------------------------------------
     def cached_user(self, key: str | None) -> UserRecord | None:
         """The user behind a key seen in the last seconds, without touching the database."""
-        if not key:
-            raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
-        cached = self._auth_cache.get(hash_key(key))
+        return self._cached(_key_digest(key))
+
+    def _cached(self, digest: str) -> UserRecord | None:
+        cached = self._auth_cache.get(digest)
         return cached[1] if cached and cached[0] > time.monotonic() else None
 
     def authenticate(self, key: str | None) -> UserRecord:
         """The user behind an API key; Unauthorized when missing or unknown."""
-        if not key:
-            raise Unauthorized("missing API key: send Authorization: Basic base64(api:KEY)")
-        cached = self.cached_user(key)
+        digest = _key_digest(key)
+        cached = self._cached(digest)
         if cached is not None:
             return cached
-        digest = hash_key(key)
-        now = time.monotonic()
         user = self.store.user_for_key(digest)
         if user is None:
             raise Unauthorized("invalid API key")
         if len(self._auth_cache) > 10_000:
             self._auth_cache.clear()
-        self._auth_cache[digest] = (now + _AUTH_CACHE_SECONDS, user)
+        self._auth_cache[digest] = (time.monotonic() + _AUTH_CACHE_SECONDS, user)
         return user
 
     async def project_changed(self, entity: str, project: str) -> None:

@@ -16,12 +16,18 @@ several deployments or tests can share one Redis.
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
 DEFAULT_PREFIX = "runyard:"
+
+
+def key_part(value: object) -> str:
+    """A short, stable cache-key part for any value with a faithful repr (query objects)."""
+    return hashlib.sha256(repr(value).encode()).hexdigest()[:32]
 
 
 class Cache(abc.ABC):

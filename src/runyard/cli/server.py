@@ -10,6 +10,7 @@ import click
 from runyard.cli.options import load_settings, settings_options
 from runyard.errors import ConfigError
 from runyard.settings import Settings
+from runyard.stores.metadata.sql.urls import redacted
 
 
 @click.command()
@@ -28,7 +29,8 @@ def server(**values: Any) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"Runyard on http://{settings.host}:{settings.port} "
-               f"(data: {settings.data_dir.resolve()})")
+               f"(data: {settings.data_dir.resolve()}, "
+               f"database: {redacted(settings.resolved_database_url)})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=10)
@@ -40,10 +42,10 @@ def preflight(settings: Settings) -> None:
     from runyard.stores.metadata.sql import schema
     from runyard.stores.metadata.sql.store import SqlMetadataStore
 
-    registry.queue(settings.queue_url, registry.metadata_store_for(settings), settings)
+    store = registry.metadata_store_for(settings)
+    registry.queue(settings.queue_url, store, settings)  # an unknown scheme fails here
     if settings.should_migrate:
         return  # the server migrates at start
-    store = registry.metadata_store_for(settings)
     if isinstance(store, SqlMetadataStore):
         store.open()
         try:

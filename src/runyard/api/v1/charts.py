@@ -8,7 +8,6 @@ history lines (the cache key holds the run's line count).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from runyard.api.http.common import CurrentUser, check_entity_access, runtime_of
+from runyard.cache.base import key_part
 from runyard.errors import BadRequest, NotFound
 from runyard.history.query import DEFAULT_BUCKETS, SeriesQuery
 
@@ -64,13 +64,13 @@ async def chart_series(
     store = runtime.store
     query = SeriesQuery(keys=tuple(dict.fromkeys(keys)), min_step=min_step, max_step=max_step,
                         buckets=buckets)
+    query_key = key_part(query)
     parts: list[bytes] = []
     for run_name in dict.fromkeys(runs):
         record = await anyio.to_thread.run_sync(store.get_run, entity, project, run_name)
         if record is None:
             raise NotFound(f"run {entity}/{project}/{run_name} does not exist")
-        digest = hashlib.sha256(repr(query).encode()).hexdigest()[:32]
-        key = f"chart:{record.id}:{record.history_line_count}:{digest}"
+        key = f"chart:{record.id}:{record.history_line_count}:{query_key}"
 
         async def compute(run_id: int = record.id, name: str = run_name) -> bytes:
             series = await anyio.to_thread.run_sync(store.read_series, run_id, query)

@@ -6,7 +6,6 @@ JSON extensions ``NaN``/``Infinity`` that Python's and wandb's parsers accept).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from fastapi.responses import Response
 from runyard.api.http.common import CurrentUser, base_url, check_entity_access, runtime_of
 from runyard.api.v1 import models as out
 from runyard.api.v1.nan_json import NanJSONResponse
+from runyard.cache.base import key_part
 from runyard.errors import BadRequest, NotFound
 from runyard.stores.metadata.base import (
     SORTABLE_RUN_COLUMNS,
@@ -35,10 +35,6 @@ Step = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 MAX_HISTORY_PAGE = 10_000
 HISTORY_TTL = 600.0
 RUNS_TTL = 60.0
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @router.get("/viewer", response_model=out.UserOut)
@@ -82,7 +78,7 @@ async def list_runs(
                      search=search, sort=sort, limit=limit, offset=offset)
     runtime = runtime_of(request)
     generation = await runtime.project_generation(entity, project)
-    key = f"runs:{entity}/{project}:{generation}:{_digest(repr(query))}"
+    key = f"runs:{entity}/{project}:{generation}:{key_part(query)}"
 
     async def compute() -> bytes:
         runs, total = await anyio.to_thread.run_sync(runtime.store.list_runs, entity, project,
@@ -128,7 +124,7 @@ async def get_history(
     runtime = runtime_of(request)
     # New rows change history_line_count, so a cached page is never served stale.
     key = (f"history:{record.id}:{record.history_line_count}:"
-           f"{_digest(repr((keys, min_step, max_step, limit)))}")
+           f"{key_part((keys, min_step, max_step, limit))}")
 
     async def compute() -> bytes:
         return await anyio.to_thread.run_sync(

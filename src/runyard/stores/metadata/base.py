@@ -178,9 +178,6 @@ SEARCHABLE_RUN_COLUMNS = ("name", "display_name", "state", "group_name", "job_ty
                           "heartbeat_at")
 TIME_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at")
 #: Run columns a search may sort on.
-ORDERABLE_RUN_COLUMNS = ("created_at", "updated_at", "heartbeat_at", "name", "display_name",
-                         "state", "group_name", "job_type")
-
 FieldSource = Literal["column", "tags", "config", "summary"]
 CompareOp = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 
