@@ -15,6 +15,7 @@ from runyard.stores.metadata.base import (
     ArtifactChanges,
     ArtifactFileSpec,
     ArtifactRecord,
+    CollectionStats,
     MetadataStore,
     NewArtifact,
     RunFields,
@@ -261,6 +262,31 @@ def test_lineage_and_listings(metadata_store: MetadataStore) -> None:
         data.id, states=("PENDING", "COMMITTED"), descending=True, limit=10, offset=0)
     assert count == 2
     assert [a.state for a in everything] == ["COMMITTED", "PENDING"]
+
+
+def test_collection_stats_count_committed_versions(metadata_store: MetadataStore) -> None:
+    run = make_run(metadata_store)
+    log(metadata_store, run, "d0", "a")
+    v1 = log(metadata_store, run, "d1", "b")
+    log(metadata_store, run, "d2", "c")
+    metadata_store.create_artifact(spec(run, "d3"), T0)  # pending: not counted
+    log(metadata_store, run, "m0", "w", name="model", type_name="model")
+    metadata_store.create_artifact(spec(run, "p0", name="unborn"), T0)
+    data = metadata_store.get_collection(ENTITY, PROJECT, "data")
+    model = metadata_store.get_collection(ENTITY, PROJECT, "model")
+    unborn = metadata_store.get_collection(ENTITY, PROJECT, "unborn")
+    assert data is not None and model is not None and unborn is not None
+
+    stats = metadata_store.collection_stats([data.id, model.id, unborn.id, 10_000_000])
+    assert stats == {data.id: CollectionStats(3, 2), model.id: CollectionStats(1, 0)}
+    assert metadata_store.collection_stats([]) == {}
+
+    metadata_store.delete_artifact(v1.id, delete_aliases=True, now=T0)
+    assert metadata_store.collection_stats([data.id]) == {data.id: CollectionStats(2, 2)}
+    newest = metadata_store.find_artifact(ENTITY, PROJECT, "data", "latest")
+    assert newest is not None
+    metadata_store.delete_artifact(newest.id, delete_aliases=True, now=T0)
+    assert metadata_store.collection_stats([data.id]) == {data.id: CollectionStats(1, 0)}
 
 
 def test_update_artifact(metadata_store: MetadataStore) -> None:

@@ -398,6 +398,14 @@ class CollectionRecord:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    """A collection's COMMITTED versions: how many, and the newest one's index."""
+
+    versions: int
+    latest_index: int | None
+
+
 class MetadataStore(abc.ABC):
     """Port for the metadata store. Constructors do no I/O; ``open`` connects."""
 
@@ -694,6 +702,11 @@ class MetadataStore(abc.ABC):
     def list_collections(self, entity: str, project: str, *, type_name: str | None,
                          limit: int, offset: int) -> tuple[list[CollectionRecord], int]:
         """Collections with at least one version, newest first, and their total count."""
+
+    @abc.abstractmethod
+    def collection_stats(self, collection_ids: Sequence[int]) -> dict[int, CollectionStats]:
+        """Version count and newest version index of each collection, in one query; a
+        collection without committed versions is absent."""
 
     @abc.abstractmethod
     def list_collection_aliases(self, collection_id: int) -> list[tuple[str, int]]:

@@ -32,6 +32,7 @@ from runyard.stores.metadata.base import (
     ArtifactTypeRecord,
     BlobState,
     CollectionRecord,
+    CollectionStats,
     CreatedArtifact,
     DeletedArtifact,
     NewArtifact,
@@ -374,6 +375,20 @@ class SqlArtifactsMixin:
         with self._tx() as s:
             total = s.scalar(_collection_joins(select(func.count())).where(*where)) or 0
             return _collections(s, where, limit=limit, offset=offset), int(total)
+
+    def collection_stats(self, collection_ids: Sequence[int]) -> dict[int, CollectionStats]:
+        found: dict[int, CollectionStats] = {}
+        with self._tx() as s:
+            for part in _chunks(sorted(set(collection_ids))):
+                for coll_id, count, highest in s.execute(
+                        select(m.Artifact.collection_id, func.count(),
+                               func.max(m.Artifact.version_index))
+                        .where(m.Artifact.collection_id.in_(part),
+                               m.Artifact.state == "COMMITTED")
+                        .group_by(m.Artifact.collection_id)):
+                    found[int(coll_id)] = CollectionStats(
+                        int(count), int(highest) if highest is not None else None)
+        return found
 
     def list_collection_aliases(self, collection_id: int) -> list[tuple[str, int]]:
         with self._tx() as s:
