@@ -275,7 +275,9 @@ def test_collection_stats_count_committed_versions(metadata_store: MetadataStore
     data = metadata_store.get_collection(ENTITY, PROJECT, "data")
     model = metadata_store.get_collection(ENTITY, PROJECT, "model")
     unborn = metadata_store.get_collection(ENTITY, PROJECT, "unborn")
-    assert data is not None and model is not None and unborn is not None
+    assert data is not None
+    assert model is not None
+    assert unborn is not None
 
     stats = metadata_store.collection_stats([data.id, model.id, unborn.id, 10_000_000])
     assert stats == {data.id: CollectionStats(3, 2), model.id: CollectionStats(1, 0)}
