@@ -28,6 +28,41 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UserAccount:
+    """A user as /system-admin lists it."""
+
+    id: int
+    username: str
+    email: str
+    is_admin: bool
+    entity: str
+    created_at: float
+    active: bool
+    has_password: bool
+    active_keys: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: int
+    user_id: int
+    key_hash: str
+    hint: str
+    label: str
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+#: The label of a key issued by a username + password sign-in; sign-out revokes it.
+SESSION_KEY_LABEL = "browser session"
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectRecord:
     id: int
     entity: str
@@ -99,6 +134,8 @@ class StreamLine:
     runtime: float | None
     timestamp: float | None
     keys: dict[str, str]  # key -> type name, for history key statistics
+    #: The parsed line, when the parser still has it (saves parsing it again to seal).
+    values: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -425,7 +462,8 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     def create_user(self, username: str, *, email: str = "", is_admin: bool = False,
-                    api_key: tuple[str, str] | None = None) -> UserRecord:
+                    api_key: tuple[str, str] | None = None,
+                    password_hash: str | None = None) -> UserRecord:
         """Create a user and its personal entity of the same name (and, in the same
         transaction, an API key given as ``(hash, hint)``). Conflict if the name is taken."""
 
@@ -436,10 +474,46 @@ class MetadataStore(abc.ABC):
     def get_user_by_id(self, user_id: int) -> UserRecord | None: ...
 
     @abc.abstractmethod
-    def add_api_key(self, user_id: int, key_hash: str, hint: str) -> None: ...
+    def add_api_key(self, user_id: int, key_hash: str, hint: str, *, label: str = ""
+                    ) -> ApiKeyRecord: ...
 
     @abc.abstractmethod
-    def user_for_key(self, key_hash: str) -> UserRecord | None: ...
+    def user_for_key(self, key_hash: str) -> UserRecord | None:
+        """The active user behind an active key; None for an unknown or revoked key or a
+        deactivated user. Notes the key's use (at most about once a minute per key)."""
+
+    @abc.abstractmethod
+    def list_users(self, *, limit: int = 1000, offset: int = 0) -> list[UserAccount]:
+        """Users by name, with how many active keys each has."""
+
+    @abc.abstractmethod
+    def get_account(self, username: str) -> UserAccount | None: ...
+
+    @abc.abstractmethod
+    def list_api_keys(self, user_id: int) -> list[ApiKeyRecord]:
+        """A user's keys, revoked ones too, newest first."""
+
+    @abc.abstractmethod
+    def api_key_for_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    def revoke_api_key(self, key_id: int, now: float) -> ApiKeyRecord:
+        """Revoke a key (it authenticates no more). Revoking a revoked key changes nothing.
+        NotFound when there is no such key."""
+
+    @abc.abstractmethod
+    def set_user_active(self, user_id: int, active: bool, now: float) -> UserAccount:
+        """Deactivate (its keys and password stop working) or reactivate a user; keys
+        revoked one by one stay revoked. NotFound when there is no such user."""
+
+    @abc.abstractmethod
+    def set_password(self, user_id: int, password_hash: str | None) -> None:
+        """Set or (None) remove a user's password hash. NotFound when there is no such user."""
+
+    @abc.abstractmethod
+    def password_hash_for(self, username: str) -> tuple[UserRecord, str] | None:
+        """An active user's record and password hash; None when the user does not exist,
+        is deactivated or has no password."""
 
     # entities and projects ---------------------------------------------------------------
     @abc.abstractmethod

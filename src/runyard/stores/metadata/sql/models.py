@@ -43,6 +43,9 @@ def Name(length: int) -> String:  # noqa: N802 - reads as a column type
         mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
 
 
+Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -62,6 +65,10 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean(), default=False)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
     created_at: Mapped[float] = mapped_column(Double())
+    #: ``scrypt$...`` (runyard.auth.passwords); None: the user signs in with API keys only.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: When an admin deactivated the user (its keys and password stop working); None: active.
+    disabled_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
 
 
 class ApiKey(Base):
@@ -72,6 +79,10 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[float] = mapped_column(Double())
     last_used_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
+    #: What the key is for ("browser session" for a password sign-in); may be empty.
+    label: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: When the key was revoked; a revoked key authenticates no more. None: in use.
+    revoked_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
 
 
 class Project(Base):
@@ -120,15 +131,19 @@ class Run(Base):
     finished_at: Mapped[float | None] = mapped_column(Double(), nullable=True)
 
 
-class HistoryRow(Base):
-    __tablename__ = "history"
-    __table_args__ = (Index("ix_history_run_step", "run_id", "step"),)
+class HistorySegment(Base):
+    """History lines ``[start_line, end_line)`` of a run, compressed together
+    (runyard.history.segments): a file_stream request's lines are one segment, and sealing
+    merges small segments. Segments of a run never overlap."""
+
+    __tablename__ = "history_segments"
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    line_no: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
-    step: Mapped[int] = mapped_column(BigInteger())
-    runtime: Mapped[float | None] = mapped_column(Double(), nullable=True)
-    timestamp: Mapped[float | None] = mapped_column(Double(), nullable=True)
-    data: Mapped[str] = mapped_column(LongText)
+    start_line: Mapped[int] = mapped_column(Integer(), primary_key=True, autoincrement=False)
+    end_line: Mapped[int] = mapped_column(Integer())
+    line_count: Mapped[int] = mapped_column(Integer())
+    min_step: Mapped[int] = mapped_column(BigInteger())
+    max_step: Mapped[int] = mapped_column(BigInteger())
+    data: Mapped[bytes] = mapped_column(Blob)
 
 
 class EventRow(Base):
@@ -336,9 +351,6 @@ class RunValue(Base):
 
 
 # history engine (runyard.history) --------------------------------------------------------
-
-Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-
 
 class SeriesChunk(Base):
     """One metric of one run over the history lines [start_line, end_line)."""

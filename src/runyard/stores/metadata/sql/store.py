@@ -46,12 +46,12 @@ from runyard.stores.metadata.base import (
     StreamLine,
     UserRecord,
 )
+from runyard.stores.metadata.sql import history, series
 from runyard.stores.metadata.sql import models as m
-from runyard.stores.metadata.sql import series
 from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
 from runyard.stores.metadata.sql.run_queries import SqlRunQueriesMixin, index_values
-from runyard.stores.metadata.sql.run_search import contains_exact
 from runyard.stores.metadata.sql.urls import normalize
+from runyard.stores.metadata.sql.users import SqlUsersMixin
 
 _UPSERT_ATTEMPTS = 12
 
@@ -60,7 +60,8 @@ class PasswordProvider(Protocol):
     def get(self, *, refresh: bool = False) -> str: ...
 
 
-class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
+class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
+                       MetadataStore):
     def __init__(self, url: str, *, password: PasswordProvider | None = None,
                  echo: bool = False) -> None:
         self.url = normalize(url)
@@ -139,7 +140,8 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             return int(s.scalar(select(func.count()).select_from(m.User)) or 0)
 
     def create_user(self, username: str, *, email: str = "", is_admin: bool = False,
-                    api_key: tuple[str, str] | None = None) -> UserRecord:
+                    api_key: tuple[str, str] | None = None,
+                    password_hash: str | None = None) -> UserRecord:
         now = time.time()
         with self._tx(write=True) as s:
             if s.scalar(select(m.Entity.id).where(m.Entity.name == username)) is not None:
@@ -148,7 +150,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             s.add(entity)
             s.flush()
             user = m.User(username=username, email=email, is_admin=is_admin,
-                          entity_id=entity.id, created_at=now)
+                          entity_id=entity.id, created_at=now, password_hash=password_hash)
             s.add(user)
             s.flush()
             if api_key is not None:
@@ -161,17 +163,7 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
             row = s.execute(_user_select().where(m.User.username == username)).first()
             return _user_record(row) if row else None
 
-    def add_api_key(self, user_id: int, key_hash: str, hint: str) -> None:
-        with self._tx(write=True) as s:
-            s.add(m.ApiKey(user_id=user_id, key_hash=key_hash, hint=hint, created_at=time.time()))
-
-    def user_for_key(self, key_hash: str) -> UserRecord | None:
-        with self._tx() as s:
-            row = s.execute(
-                _user_select().join(m.ApiKey, m.ApiKey.user_id == m.User.id)
-                .where(m.ApiKey.key_hash == key_hash)
-            ).first()
-            return _user_record(row) if row else None
+    # add_api_key, user_for_key and the other user and key methods: sql/users.py
 
     # entities and projects ---------------------------------------------------------------
     def entity_exists(self, name: str) -> bool:
@@ -374,22 +366,17 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
     def _apply_one(self, s: Session, run: m.Run, batch: StreamBatch, now: float) -> None:
         run_id = run.id
         if batch.history:
-            _replace_lines(s, m.HistoryRow, run_id, [
-                {"run_id": run_id, "line_no": ln.line_no,
-                 "step": ln.step if ln.step is not None else ln.line_no,
-                 "runtime": ln.runtime, "timestamp": ln.timestamp, "data": ln.text}
-                for ln in batch.history
-            ])
-            fresh = [ln for ln in batch.history if ln.line_no >= run.history_line_count]
+            known = run.history_line_count
+            history.write_lines(s, run_id, batch.history, known)
+            fresh = [ln for ln in batch.history if ln.line_no >= known]
             if fresh:
                 run.history_keys = _merge_key_stats(run.history_keys, fresh)
-            run.history_line_count = max(
-                run.history_line_count, max(ln.line_no for ln in batch.history) + 1)
+            run.history_line_count = max(known, max(ln.line_no for ln in batch.history) + 1)
             steps = [ln.step for ln in batch.history if ln.step is not None]
             if steps:
                 run.last_step = max(steps + ([run.last_step] if run.last_step else []))
             series.after_write(s, run_id, min(ln.line_no for ln in batch.history),
-                               run.history_line_count)
+                               run.history_line_count, batch.history)
         if batch.events:
             _replace_lines(s, m.EventRow, run_id, [
                 {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
@@ -432,26 +419,13 @@ class SqlMetadataStore(SqlArtifactsMixin, SqlRunQueriesMixin, MetadataStore):
         self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int,
         contains: Sequence[str] = (),
     ) -> list[HistoryRecord]:
-        stmt = select(m.HistoryRow).where(m.HistoryRow.run_id == run_id)
-        flavor = _flavor(self.engine)
-        for needle in contains:
-            stmt = stmt.where(contains_exact(m.HistoryRow.data, needle, flavor))
-        if min_step is not None:
-            stmt = stmt.where(m.HistoryRow.step >= min_step)
-        if max_step is not None:
-            stmt = stmt.where(m.HistoryRow.step < max_step)
         with self._tx() as s:
-            rows = s.scalars(stmt.order_by(m.HistoryRow.step).limit(limit)).all()
-            return [HistoryRecord(r.line_no, r.step, r.runtime, r.timestamp, r.data) for r in rows]
+            return history.read_by_step(s, run_id, min_step=min_step, max_step=max_step,
+                                        limit=limit, contains=contains)
 
     def history_tail(self, run_id: int, count: int) -> list[HistoryRecord]:
         with self._tx() as s:
-            rows = s.scalars(
-                select(m.HistoryRow).where(m.HistoryRow.run_id == run_id)
-                .order_by(m.HistoryRow.line_no.desc()).limit(count)
-            ).all()
-            return [HistoryRecord(r.line_no, r.step, r.runtime, r.timestamp, r.data)
-                    for r in reversed(rows)]
+            return history.tail(s, run_id, count)
 
     def read_series(self, run_id: int, query: SeriesQuery) -> dict[str, Entries]:
         with self._tx() as s:
