@@ -16,6 +16,7 @@ from runyard.api.http.filestream import router as filestream_router
 from runyard.api.http.health import router as health_router
 from runyard.api.http.storage import router as storage_router
 from runyard.api.http.web import router as web_router
+from runyard.api.v1.artifacts import router as artifacts_router
 from runyard.api.v1.charts import router as charts_router
 from runyard.api.v1.routes import router as v1_router
 from runyard.api.v1.system_admin import router as system_admin_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.include_router(charts_router)
     app.include_router(system_admin_router)
     app.include_router(workspace_router)
+    app.include_router(artifacts_router)
 
     @app.post("/sdk/otel/{path:path}", include_in_schema=False)
     async def no_telemetry(path: str, request: Request) -> Response:
