@@ -12,6 +12,7 @@ from runyard import __version__
 from runyard.api.graphql.endpoint import router as graphql_router
 from runyard.api.graphql.executor import GraphQLService
 from runyard.api.http import errors
+from runyard.api.http.cidr import AllowedCidrsMiddleware
 from runyard.api.http.filestream import router as filestream_router
 from runyard.api.http.health import router as health_router
 from runyard.api.http.storage import router as storage_router
@@ -19,7 +20,9 @@ from runyard.api.http.web import router as web_router
 from runyard.api.v1.artifacts import router as artifacts_router
 from runyard.api.v1.charts import router as charts_router
 from runyard.api.v1.routes import router as v1_router
+from runyard.api.v1.sessions import router as sessions_router
 from runyard.api.v1.system_admin import router as system_admin_router
+from runyard.api.v1.users import router as users_router
 from runyard.api.v1.workspace import router as workspace_router
 from runyard.runtime import Runtime
 from runyard.settings import Settings
@@ -52,6 +55,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.graphql = GraphQLService()
     errors.install(app)
+    app.add_middleware(AllowedCidrsMiddleware, runtime=runtime)
     app.include_router(health_router)
     app.include_router(graphql_router)
     app.include_router(filestream_router)
@@ -59,6 +63,8 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     app.include_router(v1_router)
     app.include_router(charts_router)
     app.include_router(system_admin_router)
+    app.include_router(users_router)
+    app.include_router(sessions_router)
     app.include_router(workspace_router)
     app.include_router(artifacts_router)
 

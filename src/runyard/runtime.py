@@ -33,7 +33,9 @@ from runyard.stores.metadata.sql.store import SqlMetadataStore
 log = logging.getLogger("runyard")
 
 ADMIN_USERNAME = "admin"
-_AUTH_CACHE_SECONDS = 30.0
+#: How long a replica trusts what it found for a key. A revoked key, a deactivated user, is
+#: forgotten at once by the replica that did it; other replicas notice within this time.
+_AUTH_CACHE_SECONDS = 10.0
 
 
 def _key_digest(key: str | None) -> str:
@@ -218,6 +220,16 @@ class Runtime:
             self._auth_cache.clear()
         self._auth_cache[digest] = (time.monotonic() + _AUTH_CACHE_SECONDS, user)
         return user
+
+    def forget_key(self, key_hash: str) -> None:
+        """A revoked key: the next request with it asks the database (and is refused)."""
+        self._auth_cache.pop(key_hash, None)
+
+    def forget_user(self, user_id: int) -> None:
+        """A deactivated (or changed) user: every cached key of it asks the database again."""
+        for digest, (_, user) in list(self._auth_cache.items()):
+            if user.id == user_id:
+                self._auth_cache.pop(digest, None)
 
     async def project_changed(self, entity: str, project: str) -> None:
         """Invalidate cached reads of a project's runs (a run was created or written)."""

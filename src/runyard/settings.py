@@ -79,7 +79,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Base URL clients use to reach this server (for upload/download links). "
             "Empty means the URL of each request.", aliases=("HOST",)),
     Setting("license", str, "", "License key (accepted for compatibility; nothing is locked).",
-            secret=True, aliases=("LICENSE",)),
+            secret=True, aliases=("LICENSE",), saveable=True),
+    Setting("allowed_cidrs", str, "",
+            "Comma-separated IPv4/IPv6 networks (CIDRs) allowed to reach the server; others "
+            "get 403, except /healthz and /ready. Empty means everyone.", saveable=True),
+    Setting("trusted_proxies", str, "",
+            "Comma-separated CIDRs of reverse proxies or load balancers whose "
+            "X-Forwarded-For and X-Forwarded-Proto are believed (e.g. the VPC's range behind "
+            "an ALB). Empty means the client is the socket's peer."),
     Setting("secret_key", str, "",
             "Key that signs upload/download URLs. Empty means a key generated once and kept "
             "in DATA_DIR/secret.key.", secret=True),
@@ -138,6 +145,8 @@ class Settings:
     cache_url: str = "memory://"
     public_url: str = ""
     license: str = field(default="", repr=False)
+    allowed_cidrs: str = ""
+    trusted_proxies: str = ""
     secret_key: str = field(default="", repr=False)
     admin_api_key: str = field(default="", repr=False)
     run_heartbeat_timeout: float = 300.0

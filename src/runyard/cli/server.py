@@ -33,15 +33,25 @@ def server(**values: Any) -> None:
                f"database: {redacted(settings.resolved_database_url)})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10,
+                # the client address is the socket's peer; X-Forwarded-For is read by
+                # runyard.api.http.cidr, and only from the trusted_proxies
+                proxy_headers=False)
 
 
 def preflight(settings: Settings) -> None:
     """Fail fast, with a message and no traceback, on settings the server cannot start with."""
     from runyard import registry
+    from runyard.api.http.cidr import parse_networks
+    from runyard.errors import BadRequest
     from runyard.stores.metadata.sql import schema
     from runyard.stores.metadata.sql.store import SqlMetadataStore
 
+    for name in ("allowed_cidrs", "trusted_proxies"):
+        try:
+            parse_networks(getattr(settings, name))
+        except BadRequest as exc:
+            raise ConfigError(f"RUNYARD_{name.upper()}: {exc.message}") from None
     store = registry.metadata_store_for(settings)
     registry.queue(settings.queue_url, store, settings)  # an unknown scheme fails here
     if settings.should_migrate:
