@@ -112,6 +112,7 @@ def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
         runtime=_number(row.get("_runtime")),
         timestamp=_number(row.get("_timestamp")),
         keys=key_types(row),
+        values=row,
     )
 
 

@@ -20,6 +20,7 @@ from runyard.stores.metadata.base import (
     RunSearch,
     UserRecord,
 )
+from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.run_search import SearchSql, after_key, plain, value_rows
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 _CHUNK = 500
 #: Tables that belong to a run and go with it; other tables that point at runs keep their
 #: rows (their foreign keys decide: SET NULL, CASCADE, or refuse the delete).
-_RUN_CHILDREN = (m.RunValue, m.HistoryRow, m.EventRow, m.ConsoleLine, m.RunFile, m.Alert)
+_RUN_CHILDREN = (m.RunValue, m.HistorySegment, m.EventRow, m.ConsoleLine, m.RunFile, m.Alert)
 
 
 class SqlRunQueriesMixin:
@@ -114,29 +115,20 @@ class SqlRunQueriesMixin:
     # history and events ------------------------------------------------------------------
     def history_positions(self, run_id: int, *, min_step: int | None, max_step: int | None
                           ) -> list[tuple[int, int]]:
-        stmt = select(m.HistoryRow.line_no, m.HistoryRow.step).where(
-            m.HistoryRow.run_id == run_id)
-        if min_step is not None:
-            stmt = stmt.where(m.HistoryRow.step >= min_step)
-        if max_step is not None:
-            stmt = stmt.where(m.HistoryRow.step < max_step)
         with self._tx() as s:
-            rows = s.execute(stmt.order_by(m.HistoryRow.step, m.HistoryRow.line_no)).all()
-            return [(int(line), int(step)) for line, step in rows]
+            return history.positions(s, run_id, min_step=min_step, max_step=max_step)
 
     def read_lines(self, run_id: int, stream: Literal["history", "events"],
                    line_numbers: Sequence[int]) -> list[HistoryRecord]:
-        wanted = sorted(set(line_numbers))
-        out: list[HistoryRecord] = []
-        with self._tx() as s:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                if stream == "history":
-                    for h in s.scalars(select(m.HistoryRow).where(
-                            m.HistoryRow.run_id == run_id, m.HistoryRow.line_no.in_(chunk))):
-                        out.append(HistoryRecord(h.line_no, h.step, h.runtime, h.timestamp,
-                                                 h.data))
-                else:
+        if stream == "history":
+            with self._tx() as s:
+                out = history.read_lines(s, run_id, line_numbers)
+        else:
+            wanted = sorted(set(line_numbers))
+            out = []
+            with self._tx() as s:
+                for start in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[start:start + _CHUNK]
                     for e in s.scalars(select(m.EventRow).where(
                             m.EventRow.run_id == run_id, m.EventRow.line_no.in_(chunk))):
                         out.append(HistoryRecord(e.line_no, e.line_no, e.runtime, e.timestamp,

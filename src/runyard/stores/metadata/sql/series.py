@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from runyard.history import codec
 from runyard.history.buckets import Entries, merge_to
 from runyard.history.query import SeriesQuery
-from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.base import HistoryRecord, StreamLine
+from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql.models import SeriesChunk, SeriesWatermark
 
 #: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
@@ -49,15 +50,23 @@ Columns = dict[str, tuple["np.ndarray[Any, Any]", "np.ndarray[Any, Any]", "np.nd
 _NUMBER_TYPES = frozenset({int, float})
 
 
-def _points_by_key(rows: Sequence[tuple[int, int, float | None, str]],
-                   wanted: Sequence[str] | None = None) -> Columns:
+Parsed = Sequence[tuple[int, float | None, Any]]  # step, wall time, the parsed line
+
+
+def parse(records: Sequence[HistoryRecord], known: Mapping[int, Any] | None = None) -> Parsed:
+    """Lines as (step, wall time, value), reusing values the caller already parsed."""
+    known = known or {}
+    return [(r.step, r.timestamp,
+             known[r.line_no] if r.line_no in known else loads(r.text)) for r in records]
+
+
+def _points_by_key(parsed: Parsed, wanted: Sequence[str] | None = None) -> Columns:
     """Per metric, its (steps, values, wall times) over the rows, in line order.
 
     Rows whose values are all plain numbers (the usual training log) are read as one numpy
     matrix per set of keys; other rows go value by value. With ``wanted``, only those
     metrics are read.
     """
-    parsed = [(int(step), timestamp, loads(text)) for _line, step, timestamp, text in rows]
     collected: dict[str, list[tuple[Any, Any, Any, Any]]] = defaultdict(list)
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     slow: list[int] = []
@@ -132,32 +141,40 @@ def _set_watermark(s: Session, run_id: int, sealed: int) -> None:
         row.sealed_lines = sealed
 
 
-def after_write(s: Session, run_id: int, lowest_line: int, line_count: int) -> None:
-    """Keep chunks in step with the rows after history lines from ``lowest_line`` changed."""
-    sealed = _watermark(s, run_id)
+def after_write(s: Session, run_id: int, lowest_line: int, line_count: int,
+                fresh: Sequence[StreamLine]) -> None:
+    """Keep chunks in step with the lines after history lines from ``lowest_line`` changed
+    (``fresh`` are the lines just written). Once SEAL_LINES lines wait, they are sealed
+    into chunks and their segments compacted."""
+    sealed = was = _watermark(s, run_id)
     if lowest_line < sealed:  # lines already sealed were written again: reseal from there
         start = s.scalar(select(func.min(SeriesChunk.start_line)).where(
             SeriesChunk.run_id == run_id, SeriesChunk.end_line > lowest_line))
-        sealed = int(start) if start is not None else 0
+        # A chunk ends at its last line: a gap line filled late may lie before the next.
+        sealed = min(int(start), lowest_line) if start is not None else lowest_line
         s.execute(delete(SeriesChunk).where(SeriesChunk.run_id == run_id,
                                             SeriesChunk.start_line >= sealed))
-    target = line_count - line_count % SEAL_LINES
-    while sealed < target:
-        _seal(s, run_id, sealed, sealed + SEAL_LINES)
-        sealed += SEAL_LINES
-    _set_watermark(s, run_id, sealed)
+    if line_count - sealed >= SEAL_LINES:
+        latest = {ln.line_no: ln for ln in fresh if ln.line_no >= sealed}
+        if len(latest) == line_count - sealed:  # every unsealed line is in hand
+            records = [history.record_of(latest[n]) for n in sorted(latest)]
+        else:
+            records = history.lines_from(s, run_id, sealed)
+        known = {ln.line_no: ln.values for ln in fresh if ln.values is not None}
+        parsed = parse(records, known)
+        for at in range(0, len(records), SEAL_LINES):
+            end = min(at + SEAL_LINES, len(records))
+            _seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
+                  parsed[at:end])
+        history.compact(s, run_id, sealed, records)
+        sealed = line_count
+    if sealed != was:
+        _set_watermark(s, run_id, sealed)
 
 
-def _seal(s: Session, run_id: int, start: int, end: int) -> None:
-    rows = s.execute(
-        select(m.HistoryRow.line_no, m.HistoryRow.step, m.HistoryRow.timestamp,
-               m.HistoryRow.data)
-        .where(m.HistoryRow.run_id == run_id, m.HistoryRow.line_no >= start,
-               m.HistoryRow.line_no < end)
-        .order_by(m.HistoryRow.line_no)
-    ).all()
+def _seal(s: Session, run_id: int, start: int, end: int, parsed: Parsed) -> None:
     chunks = []
-    for key, (step_arr, value_arr, time_arr) in _points_by_key(rows).items():
+    for key, (step_arr, value_arr, time_arr) in _points_by_key(parsed).items():
         points = Entries.from_points(step_arr, value_arr, time_arr)
         chunks.append({
             "run_id": run_id, "key": key, "start_line": start, "end_line": end,
@@ -176,14 +193,8 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
     low = query.min_step if query.min_step is not None else -(2**63)
     high = query.max_step if query.max_step is not None else 2**63 - 1
     sealed = _watermark(s, run_id)
-    tail_rows = s.execute(
-        select(m.HistoryRow.line_no, m.HistoryRow.step, m.HistoryRow.timestamp,
-               m.HistoryRow.data)
-        .where(m.HistoryRow.run_id == run_id, m.HistoryRow.line_no >= sealed,
-               m.HistoryRow.step >= low, m.HistoryRow.step < high)
-        .order_by(m.HistoryRow.line_no)
-    ).all()
-    tail = _points_by_key(tail_rows, query.keys)
+    tail_lines = [r for r in history.lines_from(s, run_id, sealed) if low <= r.step < high]
+    tail = _points_by_key(parse(tail_lines), query.keys)
     result: dict[str, Entries] = {}
     for key in query.keys:
         chunks = s.execute(

@@ -1,0 +1,143 @@
+"""History segments: many history lines as one compressed value.
+
+The per-step rows a client sends (wandb-history.jsonl lines, their exact text) are stored a
+request at a time as one segment: line numbers, steps, runtimes, timestamps and texts. A
+segment has two compressed parts, so that positions (line numbers and steps, for sampling)
+are read without inflating the texts:
+
+    header   magic, count, flags, length of the index part
+    index    zlib(line-number deltas | step deltas | runtime, timestamp | presence bits)
+    texts    zlib(text lengths | UTF-8 texts)
+
+Numeric columns are delta-coded (floats on their bit patterns, so exactly) and
+byte-shuffled (the n-th byte of every value together) before zlib, so slowly changing
+integers and floats cost a few bits per line.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+MAGIC = b"RYS1"
+_HEADER = struct.Struct("<4sII")  # magic, count, index length
+#: Compression level for segments written on ingest (fast) and for compacted ones.
+FAST = 1
+COMPACT = 6
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """The index part of a segment: one entry per line, in line order."""
+
+    line_nos: I64
+    steps: I64
+    runtimes: F64
+    timestamps: F64
+    has_runtime: npt.NDArray[np.bool_]
+    has_timestamp: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.line_nos)
+
+
+def _shuffle(values: npt.NDArray[np.generic]) -> bytes:
+    raw = np.ascontiguousarray(values).view(np.uint8)
+    return raw.reshape(-1, values.dtype.itemsize).T.tobytes() if len(values) else b""
+
+
+def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> npt.NDArray[np.generic]:
+    width = np.dtype(dtype).itemsize
+    if count == 0:
+        return np.zeros(0, dtype)
+    grid = np.frombuffer(raw, np.uint8, count * width).reshape(width, count)
+    return np.ascontiguousarray(grid.T).view(dtype).reshape(count)
+
+
+def _float_deltas(values: F64) -> npt.NDArray[np.int64]:
+    """Differences of the floats' bit patterns as integers: exact (wrapping) and small for
+    slowly growing values such as wall times."""
+    bits = values.astype("<f8").view("<i8")
+    with np.errstate(over="ignore"):
+        return np.diff(bits, prepend=np.int64(0)).astype("<i8")
+
+
+def _float_sums(deltas: npt.NDArray[np.generic]) -> F64:
+    with np.errstate(over="ignore"):
+        return np.cumsum(deltas, dtype=np.int64).view(np.float64)
+
+
+def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[float | None],
+           timestamps: Sequence[float | None], texts: Sequence[str], *,
+           level: int = FAST) -> bytes:
+    """One segment of ``len(texts)`` lines (sorted by line number, no duplicates)."""
+    count = len(texts)
+    lines = np.fromiter(line_nos, np.int64, count)
+    step_arr = np.fromiter(steps, np.int64, count)
+    has_rt = np.fromiter((r is not None for r in runtimes), np.bool_, count)
+    has_ts = np.fromiter((t is not None for t in timestamps), np.bool_, count)
+    rt = np.fromiter((0.0 if r is None else r for r in runtimes), np.float64, count)
+    ts = np.fromiter((0.0 if t is None else t for t in timestamps), np.float64, count)
+    index = b"".join((
+        _shuffle(np.diff(lines, prepend=np.int64(0)).astype("<i8")),
+        _shuffle(np.diff(step_arr, prepend=np.int64(0)).astype("<i8")),
+        _shuffle(_float_deltas(rt)),
+        _shuffle(_float_deltas(ts)),
+        np.packbits(has_rt).tobytes(),
+        np.packbits(has_ts).tobytes(),
+    ))
+    encoded = [t.encode("utf-8") for t in texts]
+    lengths = np.fromiter((len(b) for b in encoded), np.uint32, count).astype("<u4")
+    packed_index = zlib.compress(index, level)
+    packed_texts = zlib.compress(_shuffle(lengths) + b"".join(encoded), level)
+    return _HEADER.pack(MAGIC, count, len(packed_index)) + packed_index + packed_texts
+
+
+def _header(payload: bytes) -> tuple[int, int]:
+    magic, count, index_length = _HEADER.unpack_from(payload)
+    if magic != MAGIC:
+        raise ValueError("not a history segment")
+    return int(count), int(index_length)
+
+
+def positions(payload: bytes) -> Positions:
+    count, index_length = _header(payload)
+    start = _HEADER.size
+    raw = zlib.decompress(payload[start:start + index_length])
+    size = count * 8
+    view = memoryview(raw)
+    lines = np.cumsum(_unshuffle(view[:size], "<i8", count), dtype=np.int64)
+    steps = np.cumsum(_unshuffle(view[size:2 * size], "<i8", count), dtype=np.int64)
+    rt = _float_sums(_unshuffle(view[2 * size:3 * size], "<i8", count))
+    ts = _float_sums(_unshuffle(view[3 * size:4 * size], "<i8", count))
+    bits = (count + 7) // 8
+    has_rt = np.unpackbits(np.frombuffer(raw, np.uint8, bits, 4 * size), count=count)
+    has_ts = np.unpackbits(np.frombuffer(raw, np.uint8, bits, 4 * size + bits), count=count)
+    return Positions(lines, steps, rt, ts, has_rt.astype(np.bool_), has_ts.astype(np.bool_))
+
+
+def texts(payload: bytes) -> list[str]:
+    count, index_length = _header(payload)
+    raw = zlib.decompress(payload[_HEADER.size + index_length:])
+    lengths = _unshuffle(memoryview(raw)[:count * 4], "<u4", count).astype(np.int64)
+    ends = np.cumsum(lengths)
+    base = count * 4
+    body = raw[base:]
+    bounds = ends.tolist()
+    starts = [0, *bounds[:-1]] if bounds else []
+    if body.isascii():  # the usual case: byte offsets are character offsets
+        text = body.decode("ascii")
+        return [text[a:b] for a, b in zip(starts, bounds, strict=True)]
+    return [body[a:b].decode("utf-8") for a, b in zip(starts, bounds, strict=True)]
+
+
+def count_of(payload: bytes) -> int:
+    return _header(payload)[0]

@@ -1,0 +1,124 @@
+"""history: lines stored as compressed segments instead of one row per line
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-29
+
+Every stored line moves, text for text, into ``history_segments`` (4,096 lines a segment);
+the downgrade moves them back into rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+from runyard.history import segments
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+_LINES = 4096
+_RunId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "history_segments",
+        sa.Column("run_id", _RunId, nullable=False),
+        sa.Column("start_line", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("end_line", sa.Integer(), nullable=False),
+        sa.Column("line_count", sa.Integer(), nullable=False),
+        sa.Column("min_step", sa.BigInteger(), nullable=False),
+        sa.Column("max_step", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "data",
+            sa.LargeBinary()
+            .with_variant(mysql.LONGBLOB(), "mariadb")
+            .with_variant(mysql.LONGBLOB(), "mysql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"],
+                                name=op.f("fk_history_segments_run_id_runs")),
+        sa.PrimaryKeyConstraint("run_id", "start_line", name=op.f("pk_history_segments")),
+    )
+    bind = op.get_bind()
+    rows = sa.table("history", sa.column("run_id"), sa.column("line_no"), sa.column("step"),
+                    sa.column("runtime"), sa.column("timestamp"), sa.column("data"))
+    target = sa.table("history_segments", sa.column("run_id"), sa.column("start_line"),
+                      sa.column("end_line"), sa.column("line_count"), sa.column("min_step"),
+                      sa.column("max_step"), sa.column("data"))
+    run_ids = [int(v) for v in bind.execute(sa.select(rows.c.run_id).distinct()).scalars()]
+    for run_id in run_ids:
+        after = -1
+        while True:
+            piece = bind.execute(
+                sa.select(rows.c.line_no, rows.c.step, rows.c.runtime, rows.c.timestamp,
+                          rows.c.data)
+                .where(rows.c.run_id == run_id, rows.c.line_no > after)
+                .order_by(rows.c.line_no).limit(_LINES)).all()
+            if not piece:
+                break
+            bind.execute(sa.insert(target), [_segment(run_id, piece)])
+            after = int(piece[-1][0])
+    with op.batch_alter_table("history", schema=None) as batch_op:
+        batch_op.drop_index("ix_history_run_step")
+    op.drop_table("history")
+
+
+def _segment(run_id: int, piece: Any) -> dict[str, Any]:
+    steps = [int(r[1]) for r in piece]
+    return {
+        "run_id": run_id, "start_line": int(piece[0][0]), "end_line": int(piece[-1][0]) + 1,
+        "line_count": len(piece), "min_step": min(steps), "max_step": max(steps),
+        "data": segments.encode([int(r[0]) for r in piece], steps, [r[2] for r in piece],
+                                [r[3] for r in piece], [r[4] for r in piece],
+                                level=segments.COMPACT),
+    }
+
+
+def downgrade() -> None:
+    op.create_table(
+        "history",
+        sa.Column("run_id", _RunId, nullable=False),
+        sa.Column("line_no", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("step", sa.BigInteger(), nullable=False),
+        sa.Column("runtime", sa.Double(), nullable=True),
+        sa.Column("timestamp", sa.Double(), nullable=True),
+        sa.Column(
+            "data",
+            sa.Text()
+            .with_variant(mysql.LONGTEXT(), "mariadb")
+            .with_variant(mysql.LONGTEXT(), "mysql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_history_run_id_runs")),
+        sa.PrimaryKeyConstraint("run_id", "line_no", name=op.f("pk_history")),
+    )
+    with op.batch_alter_table("history", schema=None) as batch_op:
+        batch_op.create_index("ix_history_run_step", ["run_id", "step"], unique=False)
+    bind = op.get_bind()
+    source = sa.table("history_segments", sa.column("run_id"), sa.column("start_line"),
+                      sa.column("data"))
+    rows = sa.table("history", sa.column("run_id"), sa.column("line_no"), sa.column("step"),
+                    sa.column("runtime"), sa.column("timestamp"), sa.column("data"))
+    keys = bind.execute(sa.select(source.c.run_id, source.c.start_line)).all()
+    for run_id, start in keys:
+        blob = bind.execute(sa.select(source.c.data).where(
+            source.c.run_id == run_id, source.c.start_line == start)).scalar_one()
+        where = segments.positions(blob)
+        texts = segments.texts(blob)
+        bind.execute(sa.insert(rows), [
+            {"run_id": run_id, "line_no": line, "step": step,
+             "runtime": rt if has_rt else None, "timestamp": ts if has_ts else None,
+             "data": text}
+            for line, step, rt, has_rt, ts, has_ts, text in zip(
+                where.line_nos.tolist(), where.steps.tolist(), where.runtimes.tolist(),
+                where.has_runtime.tolist(), where.timestamps.tolist(),
+                where.has_timestamp.tolist(), texts, strict=True)])
+    op.drop_table("history_segments")
