@@ -250,3 +250,121 @@ export const api = {
   saveStorage: (body: Omit<StorageSettings, "locked">) =>
     request<StorageSettings>("/api/v1/system-admin/storage", { method: "PUT", body }),
 };
+
+// artifacts ---------------------------------------------------------------------------------
+export interface ArtifactType {
+  name: string;
+  description: string | null;
+  created_at: number;
+  collection_count: number;
+}
+
+export interface ArtifactCollection {
+  entity: string;
+  project: string;
+  name: string;
+  type: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+  version_count: number;
+  latest_version: string | null;
+}
+
+export interface ArtifactVersion {
+  entity: string;
+  project: string;
+  collection: string;
+  type: string;
+  version: string | null;
+  version_index: number | null;
+  aliases: string[];
+  state: string;
+  digest: string;
+  description: string | null;
+  size: number;
+  file_count: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RunRef {
+  entity: string;
+  project: string;
+  id: string;
+  display_name: string;
+  state: string;
+}
+
+export interface ArtifactVersionDetail extends ArtifactVersion {
+  metadata: Record<string, unknown>;
+  tags: string[];
+  history_step: number | null;
+  created_by: RunRef | null;
+  logged_by: RunRef[];
+  logged_by_total: number;
+  used_by: RunRef[];
+  used_by_total: number;
+}
+
+export interface ArtifactFile {
+  path: string;
+  size: number | null;
+  digest: string;
+  md5: string | null;
+  ref: string | null;
+  url: string | null;
+}
+
+export interface Paged<T> {
+  items: T[];
+  total: number;
+  next_offset: number | null;
+}
+
+export function collectionPath(entity: string, project: string, collection: string): string {
+  return `${projectPath(entity, project)}/artifacts/${enc(collection)}`;
+}
+
+export function versionPath(entity: string, project: string, collection: string, version: string): string {
+  return `${collectionPath(entity, project, collection)}/versions/${enc(version)}`;
+}
+
+/** Every page of a paged listing (bounded: at most `max` items). */
+export async function allPages<T>(fetchPage: (offset: number) => Promise<{ items: T[]; next_offset: number | null }>, max = 10_000): Promise<T[]> {
+  const all: T[] = [];
+  let offset: number | null = 0;
+  while (offset != null && all.length < max) {
+    const page: { items: T[]; next_offset: number | null } = await fetchPage(offset);
+    all.push(...page.items);
+    offset = page.next_offset;
+  }
+  return all;
+}
+
+export const artifactApi = {
+  types: (entity: string, project: string, offset = 0) =>
+    request<{ items: ArtifactType[]; next_offset: number | null }>(`${projectPath(entity, project)}/artifact-types`, {
+      query: { offset, limit: 100 },
+    }),
+  collections: (entity: string, project: string, type: string, offset = 0, limit = 50) =>
+    request<Paged<ArtifactCollection>>(`${projectPath(entity, project)}/artifact-types/${enc(type)}/collections`, {
+      query: { offset, limit },
+    }),
+  collection: (entity: string, project: string, collection: string) =>
+    request<ArtifactCollection>(collectionPath(entity, project, collection)),
+  versions: (entity: string, project: string, collection: string, offset = 0) =>
+    request<Paged<ArtifactVersion>>(`${collectionPath(entity, project, collection)}/versions`, {
+      query: { offset, limit: 100 },
+    }),
+  version: (entity: string, project: string, collection: string, version: string) =>
+    request<ArtifactVersionDetail>(versionPath(entity, project, collection, version)),
+  files: (entity: string, project: string, collection: string, version: string, offset = 0) =>
+    request<Paged<ArtifactFile>>(`${versionPath(entity, project, collection, version)}/files`, {
+      query: { offset, limit: 1000 },
+    }),
+  runArtifacts: (entity: string, project: string, run: string, kind: "output" | "input", offset = 0) =>
+    request<Paged<ArtifactVersion>>(`${runPath(entity, project, run)}/artifacts`, {
+      query: { kind, offset, limit: 100 },
+    }),
+};

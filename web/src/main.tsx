@@ -9,6 +9,8 @@ import { Workspace } from "./pages/Workspace";
 import { RunPage } from "./pages/RunPage";
 import { SystemAdmin } from "./pages/SystemAdmin";
 import { Compare } from "./pages/Compare";
+import { CollectionPage, ProjectArtifacts } from "./pages/Artifacts";
+import { ArtifactVersionPage } from "./pages/ArtifactVersion";
 import "./styles.css";
 
 function Header(props: { viewer: Viewer | null; route: Route; theme: string }) {
@@ -19,6 +21,13 @@ function Header(props: { viewer: Viewer | null; route: Route; theme: string }) {
     crumbs.push({ label: route.project, href: paths.project(route.entity, route.project) });
     if (route.page === "run") crumbs.push({ label: route.run, href: paths.run(route.entity, route.project, route.run) });
     if (route.page === "compare") crumbs.push({ label: "compare", href: paths.compare(route.entity, route.project, route.runs) });
+  } else if (route.page === "artifacts" || route.page === "collection" || route.page === "artifact") {
+    crumbs.push({ label: route.entity, href: paths.entity(route.entity) });
+    crumbs.push({ label: route.project, href: paths.project(route.entity, route.project) });
+    crumbs.push({ label: "artifacts", href: paths.artifacts(route.entity, route.project) });
+    if (route.type) crumbs.push({ label: route.type, href: paths.artifacts(route.entity, route.project, route.type) });
+    if (route.page !== "artifacts") crumbs.push({ label: route.name, href: paths.collection(route.entity, route.project, route.type, route.name) });
+    if (route.page === "artifact") crumbs.push({ label: route.version, href: paths.artifact(route.entity, route.project, route.type, route.name, route.version) });
   } else if (route.page === "home" && route.entity) crumbs.push({ label: route.entity, href: paths.entity(route.entity) });
   else if (route.page === "admin") crumbs.push({ label: "System admin", href: "/system-admin" });
   return (
@@ -107,6 +116,9 @@ function App() {
   else if (route.page === "workspace") body = <Workspace key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} theme={theme} />;
   else if (route.page === "run") body = <RunPage key={`${route.entity}/${route.project}/${route.run}`} route={route} theme={theme} />;
   else if (route.page === "admin") body = <SystemAdmin viewer={viewer} />;
+  else if (route.page === "artifacts") body = <ProjectArtifacts key={`${route.entity}/${route.project}`} entity={route.entity} project={route.project} type={route.type} />;
+  else if (route.page === "collection") body = <CollectionPage key={`${route.entity}/${route.project}/${route.name}`} entity={route.entity} project={route.project} type={route.type} name={route.name} />;
+  else if (route.page === "artifact") body = <ArtifactVersionPage key={`${route.entity}/${route.project}/${route.name}/${route.version}`} {...route} />;
   else if (route.page === "compare") body = <Compare key={route.runs.join(",")} entity={route.entity} project={route.project} runs={route.runs} />;
   else
     body = (

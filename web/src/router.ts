@@ -1,6 +1,7 @@
 // A small history router: the URL is the state. Client routes:
 //   /signin  /  /system-admin  /{entity}  /{entity}/{project}[/workspace]
 //   /{entity}/{project}/runs/{run}[/{tab}]
+//   /{entity}/{project}/artifacts[/{type}[/{name}[/{version or alias}]]]
 
 import { useEffect, useState } from "preact/hooks";
 
@@ -11,9 +12,12 @@ export type Route =
   | { page: "workspace"; entity: string; project: string }
   | { page: "run"; entity: string; project: string; run: string; tab: string }
   | { page: "compare"; entity: string; project: string; runs: string[] }
+  | { page: "artifacts"; entity: string; project: string; type?: string }
+  | { page: "collection"; entity: string; project: string; type: string; name: string }
+  | { page: "artifact"; entity: string; project: string; type: string; name: string; version: string }
   | { page: "notfound"; path: string };
 
-export const RUN_TABS = ["overview", "charts", "system", "logs", "files"] as const;
+export const RUN_TABS = ["overview", "charts", "system", "logs", "files", "artifacts"] as const;
 
 export function parseRoute(pathname: string, search = ""): Route {
   const parts = pathname.split("/").filter(Boolean).map((p) => {
@@ -40,6 +44,12 @@ export function parseRoute(pathname: string, search = ""): Route {
     const tab = parts[4] ?? "overview";
     if ((RUN_TABS as readonly string[]).includes(tab))
       return { page: "run", entity: parts[0], project: parts[1], run: parts[3], tab };
+  }
+  if (parts[2] === "artifacts" && parts.length <= 6) {
+    const [entity, project, , type, name, version] = parts;
+    if (version !== undefined) return { page: "artifact", entity, project, type, name, version };
+    if (name !== undefined) return { page: "collection", entity, project, type, name };
+    return { page: "artifacts", entity, project, type };
   }
   return { page: "notfound", path: pathname };
 }
@@ -90,4 +100,8 @@ export const paths = {
   compare: (e: string, p: string, runs: string[]) => `/${enc(e)}/${enc(p)}/compare?runs=${runs.map(enc).join(",")}`,
   run: (e: string, p: string, r: string, tab?: string) =>
     `/${enc(e)}/${enc(p)}/runs/${enc(r)}${tab && tab !== "overview" ? `/${tab}` : ""}`,
+  artifacts: (e: string, p: string, type?: string) => `/${enc(e)}/${enc(p)}/artifacts${type ? `/${enc(type)}` : ""}`,
+  collection: (e: string, p: string, type: string, name: string) => `/${enc(e)}/${enc(p)}/artifacts/${enc(type)}/${enc(name)}`,
+  artifact: (e: string, p: string, type: string, name: string, version: string) =>
+    `/${enc(e)}/${enc(p)}/artifacts/${enc(type)}/${enc(name)}/${enc(version)}`,
 };

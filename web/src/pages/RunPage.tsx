@@ -15,9 +15,10 @@ import { isSmoothing, smooth } from "../lib/smoothing";
 import { paths, RUN_TABS, type Route } from "../router";
 import { usePersistent } from "../theme";
 import { StateBadge } from "./Workspace";
+import { RunArtifacts } from "./Artifacts";
 
 const POLL_MS = 3000;
-const TAB_LABELS: Record<string, string> = { overview: "Overview", charts: "Charts", system: "System", logs: "Logs", files: "Files" };
+const TAB_LABELS: Record<string, string> = { overview: "Overview", charts: "Charts", system: "System", logs: "Logs", files: "Files", artifacts: "Artifacts" };
 
 type RunRoute = Extract<Route, { page: "run" }>;
 
@@ -86,6 +87,7 @@ export function RunPage(props: { route: RunRoute; theme: string }) {
       {tab === "system" && <SystemMetrics detail={detail} theme={props.theme} tick={tick} />}
       {tab === "logs" && <ConsoleLog entity={entity} project={project} run={run} running={running} />}
       {tab === "files" && <Files detail={detail} />}
+      {tab === "artifacts" && <RunArtifacts entity={entity} project={project} run={run} />}
     </div>
   );
 }

@@ -194,6 +194,11 @@ export function Workspace(props: { entity: string; project: string; theme: strin
     <div class={`page workspace${expanded ? " table-mode" : ""}`}>
       <div class="page-head">
         <h1>{project}</h1>
+        <nav class="project-nav" aria-label="Project">
+          <a class="nav-link" href={paths.artifacts(entity, project)} data-testid="artifacts-link">
+            Artifacts
+          </a>
+        </nav>
         <span class="muted">
           {page ? `${page.total.toLocaleString()} run${page.total === 1 ? "" : "s"}` : ""}
           {anyRunning && (
