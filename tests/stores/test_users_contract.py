@@ -32,7 +32,8 @@ def test_add_api_key_returns_its_record(metadata_store: MetadataStore) -> None:
     assert record.label == "ci"
     assert record.key_hash == hash_key(key)
     assert before - 1 <= record.created_at <= time.time() + 1
-    assert record.revoked_at is None and record.active
+    assert record.revoked_at is None
+    assert record.active
     assert record.last_used_at is None
     assert metadata_store.api_key_for_hash(hash_key(key)) == record
     assert metadata_store.api_key_for_hash(hash_key(generate_key())) is None
@@ -60,7 +61,8 @@ def test_create_user_with_a_key_lists_that_key(metadata_store: MetadataStore) ->
     key = generate_key()
     carol = metadata_store.create_user("carol", api_key=(hash_key(key), key_hint(key)))
     [record] = metadata_store.list_api_keys(carol.id)
-    assert record.hint == key_hint(key) and record.label == ""
+    assert record.hint == key_hint(key)
+    assert record.label == ""
 
 
 def test_revoked_key_authenticates_no_more(metadata_store: MetadataStore) -> None:
@@ -69,7 +71,8 @@ def test_revoked_key_authenticates_no_more(metadata_store: MetadataStore) -> Non
     other, _ = new_key(metadata_store, alice)
     assert metadata_store.user_for_key(hash_key(key)) == alice
     revoked = metadata_store.revoke_api_key(key_id, 1_800_000_000.5)
-    assert revoked.revoked_at == 1_800_000_000.5 and not revoked.active
+    assert revoked.revoked_at == 1_800_000_000.5
+    assert not revoked.active
     assert metadata_store.user_for_key(hash_key(key)) is None
     assert metadata_store.user_for_key(hash_key(other)) == alice  # the others still work
     # revoking again changes nothing, not even the date
@@ -118,7 +121,8 @@ def test_deactivated_user_keys_fail_until_reactivated(metadata_store: MetadataSt
     alice = metadata_store.create_user("alice", password_hash="scrypt$stub")
     key, _ = new_key(metadata_store, alice)
     account = metadata_store.set_user_active(alice.id, False, time.time())
-    assert not account.active and account.active_keys == 1
+    assert not account.active
+    assert account.active_keys == 1
     assert metadata_store.user_for_key(hash_key(key)) is None
     assert metadata_store.password_hash_for("alice") is None
     # still listed, and still found by name (an admin must find it to reactivate it)

@@ -27,7 +27,6 @@ from runyard.stores.metadata.base import ApiKeyRecord, UserAccount
 router = APIRouter(prefix="/api/v1/system-admin/users", tags=["system-admin"])
 
 Username = Annotated[str, Path(min_length=1, max_length=128)]
-INITIAL_KEY_LABEL = "initial"
 
 
 class UserOut(BaseModel):
