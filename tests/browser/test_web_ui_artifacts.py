@@ -6,6 +6,10 @@ sign in, go from the workspace to the project's artifacts, open the collection (
 and aliases), open a version (aliases, metadata, files; a download gives the logged bytes),
 follow the lineage to the producing and the consuming run, and the run page's artifacts tab.
 Screenshots land in tests/browser/screenshots/.
+
+The file name sorts after test_web_serving.py on purpose: once Playwright's sync API has
+started, an event loop keeps running in the main thread, which that module's asyncio.run()
+would trip over.
 """
 
 from __future__ import annotations
