@@ -4,6 +4,8 @@ import { parseJson } from "./lib/json";
 import type { ApiSeries } from "./lib/chartData";
 
 const KEY_STORAGE = "runyard.apiKey";
+/** Set when the key came from a username + password sign-in: sign-out revokes it. */
+const SESSION_STORAGE = "runyard.sessionKey";
 
 export class ApiError extends Error {
   constructor(
@@ -30,11 +32,17 @@ export function getKey(): string | null {
   return apiKey;
 }
 
-export function setKey(key: string | null): void {
+export function isSessionKey(): boolean {
+  return apiKey !== null && safeGet(SESSION_STORAGE) === "1";
+}
+
+export function setKey(key: string | null, opts: { session?: boolean } = {}): void {
   apiKey = key;
   try {
     if (key) localStorage.setItem(KEY_STORAGE, key);
     else localStorage.removeItem(KEY_STORAGE);
+    if (key && opts.session) localStorage.setItem(SESSION_STORAGE, "1");
+    else localStorage.removeItem(SESSION_STORAGE);
   } catch {
     // private mode: keep the key for this page only
   }
@@ -367,4 +375,86 @@ export const artifactApi = {
     request<Paged<ArtifactVersion>>(`${runPath(entity, project, run)}/artifacts`, {
       query: { kind, offset, limit: 100 },
     }),
+};
+
+// users, keys, sessions, license, networks (/system-admin) ---------------------------------
+export interface AdminUser {
+  username: string;
+  email: string;
+  admin: boolean;
+  entity: string;
+  created_at: number;
+  active: boolean;
+  has_password: boolean;
+  active_keys: number;
+}
+
+export interface ApiKeyInfo {
+  id: number;
+  hint: string;
+  label: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+  active: boolean;
+}
+
+export interface CreatedKey {
+  api_key: string;
+  key: ApiKeyInfo;
+}
+
+export interface LicenseState {
+  set: boolean;
+  source: "environment" | "saved" | "none";
+  hint: string | null;
+  locked: boolean;
+  features_locked: boolean;
+  statement: string;
+}
+
+export interface NetworkState {
+  allowed_cidrs: string[];
+  trusted_proxies: string[];
+  locked: boolean;
+  your_address: string | null;
+}
+
+export interface SessionInfo {
+  api_key: string;
+  username: string;
+  entity: string;
+  admin: boolean;
+}
+
+const usersPath = "/api/v1/system-admin/users";
+
+export const adminApi = {
+  users: () => request<{ items: AdminUser[] }>(usersPath),
+  createUser: (body: { username: string; email: string; admin: boolean; password: string | null }) =>
+    request<CreatedKey & { user: AdminUser }>(usersPath, { method: "POST", body }),
+  setActive: (username: string, active: boolean) =>
+    request<AdminUser>(`${usersPath}/${enc(username)}`, { method: "PATCH", body: { active } }),
+  setPassword: (username: string, password: string | null) =>
+    request<AdminUser>(`${usersPath}/${enc(username)}/password`, { method: "PUT", body: { password } }),
+  keys: (username: string) => request<{ items: ApiKeyInfo[] }>(`${usersPath}/${enc(username)}/keys`),
+  createKey: (username: string, label: string) =>
+    request<CreatedKey>(`${usersPath}/${enc(username)}/keys`, { method: "POST", body: { label } }),
+  revokeKey: (username: string, id: number) =>
+    request<ApiKeyInfo>(`${usersPath}/${enc(username)}/keys/${id}`, { method: "DELETE" }),
+  license: () => request<LicenseState>("/api/v1/system-admin/license"),
+  saveLicense: (license: string) => request<LicenseState>("/api/v1/system-admin/license", { method: "PUT", body: { license } }),
+  network: () => request<NetworkState>("/api/v1/system-admin/network"),
+  saveNetwork: (allowed_cidrs: string[]) =>
+    request<NetworkState>("/api/v1/system-admin/network", { method: "PUT", body: { allowed_cidrs } }),
+};
+
+export const sessionApi = {
+  /** Username + password -> a new API key for this browser (no key needed to ask). */
+  signIn: (username: string, password: string) =>
+    request<SessionInfo>("/api/v1/sessions", { method: "POST", body: { username, password }, key: "" }),
+  /** Revoke the session key `key` (sent explicitly: the app has forgotten it already). */
+  signOut: (key: string) => request<null>("/api/v1/sessions/current", { method: "DELETE", key }),
+  changePassword: (current_password: string, new_password: string) =>
+    request<null>("/api/v1/viewer/password", { method: "PUT", body: { current_password, new_password } }),
 };

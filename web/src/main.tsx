@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, getKey, onKeyChange, setKey, type Viewer } from "./api";
+import { api, ApiError, getKey, isSessionKey, onKeyChange, sessionApi, setKey, type Viewer } from "./api";
 import { navigate, paths, useRoute, type Route } from "./router";
 import { setTheme, useTheme } from "./theme";
 import { SignIn } from "./pages/SignIn";
@@ -72,8 +72,12 @@ function Header(props: { viewer: Viewer | null; route: Route; theme: string }) {
           class="secondary"
           data-testid="sign-out"
           onClick={() => {
+            // a key from a password sign-in is revoked on the server; other keys stay valid
+            const key = getKey();
+            const revoke = isSessionKey();
             setKey(null);
             navigate("/signin");
+            if (key && revoke) sessionApi.signOut(key).catch(() => undefined);
           }}
         >
           Sign out
