@@ -39,6 +39,7 @@ LOG = r'''
 import json, os, random, wandb
 
 project = os.environ["PROJECT"]
+salt = project.encode()  # blobs are shared by content across projects: these are ours alone
 
 def write(path, data):
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -49,8 +50,8 @@ out = {}
 rng = random.Random(11)
 run = wandb.init(project=project, entity="admin", job_type="producer", name="producer")
 out["producer"] = run.id
-write("data/a.bin", rng.randbytes(70_000) + b"\x00\xff end")
-write("data/sub/b.txt", b"version zero\n")
+write("data/a.bin", rng.randbytes(70_000) + b"\x00\xff end" + salt)
+write("data/sub/b.txt", b"version zero " + salt + b"\n")
 v0 = wandb.Artifact("dataset", type="dataset", description="first version",
                     metadata=json.loads(os.environ["METADATA"]))
 v0.add_dir("data")
@@ -59,12 +60,12 @@ v0.wait()
 os.makedirs("v0", exist_ok=True)
 for name in ("a.bin", "sub/b.txt"):
     write(os.path.join("v0", name), open(os.path.join("data", name), "rb").read())
-write("data/sub/b.txt", b"version one, longer\n")
+write("data/sub/b.txt", b"version one, longer " + salt + b"\n")
 v1 = wandb.Artifact("dataset", type="dataset", description="second version")
 v1.add_dir("data")
 run.log_artifact(v1, aliases=["best"])
 v1.wait()
-write("model.bin", rng.randbytes(1234))
+write("model.bin", rng.randbytes(1234) + salt)
 model = wandb.Artifact("model", type="model")
 model.add_file("model.bin")
 run.log_artifact(model)
@@ -195,7 +196,7 @@ def test_versions_newest_first_with_aliases(logged: Logged) -> None:
     v0_files = logged.client_dir / "v0"
     assert v0["size"] == sum(p.stat().st_size for p in v0_files.rglob("*") if p.is_file())
     assert v0["file_count"] == v1["file_count"] == 2
-    assert v1["size"] == v0["size"] + len(b"version one, longer\n") - len(b"version zero\n")
+    assert v1["size"] == v0["size"] + len("version one, longer ") - len("version zero ")
     assert v0["digest"] != v1["digest"]
 
     first = get_json(logged.api, f"{logged.base}/artifacts/dataset/versions", limit=1)
@@ -250,9 +251,10 @@ def test_files_download_the_exact_bytes(logged: Logged) -> None:
     v1 = by_path(get_json(logged.api,
                           f"{logged.base}/artifacts/dataset/versions/v1/files")["items"])
     assert v1["a.bin"]["md5"] == files["a.bin"]["md5"]  # the same bytes, one blob
-    assert v1["sub/b.txt"]["md5"] == hashlib.md5(b"version one, longer\n").hexdigest()  # noqa: S324
+    b_v1 = f"version one, longer {logged.project}\n".encode()
+    assert v1["sub/b.txt"]["md5"] == hashlib.md5(b_v1).hexdigest()  # noqa: S324
     with httpx.Client(timeout=30) as anonymous:
-        assert anonymous.get(v1["sub/b.txt"]["url"]).content == b"version one, longer\n"
+        assert anonymous.get(v1["sub/b.txt"]["url"]).content == b_v1
 
     first = get_json(logged.api, f"{logged.base}/artifacts/dataset/versions/v0/files", limit=1)
     assert [f["path"] for f in first["items"]] == ["a.bin"]
