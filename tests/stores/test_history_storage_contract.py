@@ -89,7 +89,8 @@ def test_random_appends_resends_and_gaps_read_like_rows(metadata_store: Metadata
         _send(metadata_store, created.id, line, [model[line]])
     _check(metadata_store, created.id, model)
     record = metadata_store.get_run_by_id(created.id)
-    assert record is not None and record.history_line_count == end
+    assert record is not None
+    assert record.history_line_count == end
 
 
 def test_a_line_twice_in_one_request_keeps_the_last(metadata_store: MetadataStore) -> None:

@@ -46,7 +46,7 @@ def test_an_empty_segment_and_a_foreign_blob() -> None:
     blob = segments.encode([], [], [], [], [])
     assert segments.texts(blob) == []
     assert len(segments.positions(blob)) == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a history segment"):
         segments.texts(b"RYC1" + blob[4:])
 
 
