@@ -5,10 +5,16 @@ revokes that browser's key; an admin creates a user in /system-admin, copies the
 once, makes and revokes keys (a revoked key cannot sign in), deactivates a user, saves a
 license key and is refused a network list without its own address; a non-admin sees no
 admin page. Screenshots: admin-users.png, signin-password.png (and a few more).
+
+This module runs Playwright itself and stops it at its end: the file sorts before
+test_web_serving.py, whose asyncio.run() fails while pytest-playwright's session-wide
+Playwright keeps an event loop running in the main thread. When that one is running
+already (another browser module ran first), its browser is used instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -18,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.server import ADMIN_KEY, RunyardServer
 
@@ -33,6 +39,40 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunyardServer]:
     yield srv
     srv.stop()
     assert "Traceback" not in srv.log(), srv.log()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def own_browser(request: pytest.FixtureRequest,
+                browser_type_launch_args: dict[str, Any]) -> Iterator[Browser]:
+    if _loop_running():  # pytest-playwright's Playwright is up: share its browser
+        shared: Browser = request.getfixturevalue("browser")
+        yield shared
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**browser_type_launch_args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def web(own_browser: Browser) -> Iterator[Page]:
+    """A fresh page (named so that pytest-playwright does not parametrize these tests by
+    browser, which would also move them, with its own tests, before test_web_serving.py)."""
+    context = own_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def make_user(server: RunyardServer, name: str, **fields: Any) -> dict[str, Any]:
@@ -62,40 +102,40 @@ def user_row(page: Page, name: str) -> Any:
 
 
 def test_password_sign_in_by_keyboard_and_sign_out_revokes(
-        server: RunyardServer, page: Page, screenshots: Path) -> None:
+        server: RunyardServer, web: Page, screenshots: Path) -> None:
     name = f"paula{secrets.token_hex(2)}"
     make_user(server, name, password="paula-password-1")
-    page.goto(server.url + "/signin")
-    key_tab = page.get_by_role("tab", name="API key")
+    web.goto(server.url + "/signin")
+    key_tab = web.get_by_role("tab", name="API key")
     expect(key_tab).to_have_attribute("aria-selected", "true")
     key_tab.focus()
-    page.keyboard.press("ArrowRight")  # to the other tab, and it is chosen
-    password_tab = page.get_by_role("tab", name="Username & password")
+    web.keyboard.press("ArrowRight")  # to the other tab, and it is chosen
+    password_tab = web.get_by_role("tab", name="Username & password")
     expect(password_tab).to_have_attribute("aria-selected", "true")
     expect(password_tab).to_be_focused()
-    expect(page.get_by_label("API key")).to_have_count(0)
+    expect(web.get_by_label("API key")).to_have_count(0)
 
-    page.keyboard.press("Tab")
-    expect(page.get_by_label("Username")).to_be_focused()
-    page.keyboard.type(name)
-    page.keyboard.press("Tab")
-    page.keyboard.type("wrong-password")
-    page.keyboard.press("Enter")
-    expect(page.get_by_test_id("signin-error")).to_have_text("Wrong username or password.")
-    page.get_by_label("Password").fill("paula-password-1")
-    shot(page, screenshots, "signin-password")
-    page.get_by_label("Password").press("Enter")
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(name)
-    key = page.evaluate("localStorage.getItem('runyard.apiKey')")
-    assert page.evaluate("localStorage.getItem('runyard.sessionKey')") == "1"
+    web.keyboard.press("Tab")
+    expect(web.get_by_label("Username")).to_be_focused()
+    web.keyboard.type(name)
+    web.keyboard.press("Tab")
+    web.keyboard.type("wrong-password")
+    web.keyboard.press("Enter")
+    expect(web.get_by_test_id("signin-error")).to_have_text("Wrong username or password.")
+    web.get_by_label("Password").fill("paula-password-1")
+    shot(web, screenshots, "signin-password")
+    web.get_by_label("Password").press("Enter")
+    expect(web.get_by_test_id("signed-in-as")).to_have_text(name)
+    key = web.evaluate("localStorage.getItem('runyard.apiKey')")
+    assert web.evaluate("localStorage.getItem('runyard.sessionKey')") == "1"
     assert viewer_status(server, key) == 200
-    expect(page.get_by_role("link", name="System admin")).to_have_count(0)
+    expect(web.get_by_role("link", name="System admin")).to_have_count(0)
 
-    page.get_by_test_id("sign-out").click()
-    expect(page).to_have_url(re.compile(r"/signin$"))
-    assert page.evaluate("localStorage.getItem('runyard.apiKey')") is None
+    web.get_by_test_id("sign-out").click()
+    expect(web).to_have_url(re.compile(r"/signin$"))
+    assert web.evaluate("localStorage.getItem('runyard.apiKey')") is None
     # the mode is remembered, and the key this browser had is revoked on the server
-    expect(page.get_by_role("tab", name="Username & password")).to_have_attribute(
+    expect(web.get_by_role("tab", name="Username & password")).to_have_attribute(
         "aria-selected", "true")
     wait_status(server, key, 401)
 
@@ -109,31 +149,31 @@ def wait_status(server: RunyardServer, key: str, status: int) -> None:
 
 
 def test_admin_creates_a_user_copies_its_key_and_manages_keys(
-        server: RunyardServer, page: Page, screenshots: Path) -> None:
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+        server: RunyardServer, web: Page, screenshots: Path) -> None:
+    web.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
     name = f"victor{secrets.token_hex(2)}"
-    as_admin(page).goto(server.url + "/system-admin")
-    expect(page.get_by_test_id("users-table")).to_be_visible()
-    expect(user_row(page, "admin")).to_contain_text("admin")
+    as_admin(web).goto(server.url + "/system-admin")
+    expect(web.get_by_test_id("users-table")).to_be_visible()
+    expect(user_row(web, "admin")).to_contain_text("admin")
 
-    form = page.get_by_test_id("create-user-form")
+    form = web.get_by_test_id("create-user-form")
     form.get_by_label("Username").fill(name)
     form.get_by_label("Email").fill(f"{name}@example.com")
     form.get_by_label("Password (optional)").fill("victor-password-1")
-    page.get_by_test_id("create-user").click()
-    new_key = page.get_by_test_id("new-key")
+    web.get_by_test_id("create-user").click()
+    new_key = web.get_by_test_id("new-key")
     expect(new_key).to_have_value(re.compile(r"^local-\w{40}$"))
     first_key = new_key.input_value()
-    page.get_by_test_id("copy-key").click()
-    expect(page.get_by_test_id("copy-status")).to_contain_text("Copied")
-    assert page.evaluate("navigator.clipboard.readText()") == first_key
+    web.get_by_test_id("copy-key").click()
+    expect(web.get_by_test_id("copy-status")).to_contain_text("Copied")
+    assert web.evaluate("navigator.clipboard.readText()") == first_key
     assert viewer_status(server, first_key) == 200
-    row = user_row(page, name)
+    row = user_row(web, name)
     expect(row).to_contain_text(f"{name}@example.com")
     expect(row).to_contain_text("password or key")
 
     row.get_by_role("button", name="Keys").click()
-    panel = page.get_by_test_id("keys-panel")
+    panel = web.get_by_test_id("keys-panel")
     expect(panel.get_by_test_id("key-row")).to_have_count(1)
     expect(panel.get_by_test_id("key-row")).to_contain_text(f"…{first_key[-4:]}")
     panel.get_by_label("New key's label").fill("ci runner")
@@ -144,7 +184,7 @@ def test_admin_creates_a_user_copies_its_key_and_manages_keys(
     expect(panel.get_by_test_id("key-row")).to_have_count(2)
     expect(panel.get_by_test_id("key-row").first).to_contain_text("ci runner")
     expect(row.locator("td.num")).to_have_text("2")
-    shot(page, screenshots, "admin-users")
+    shot(web, screenshots, "admin-users")
 
     first_row = panel.locator(f"[data-testid=key-row][data-hint='{first_key[-4:]}']")
     first_row.get_by_test_id("revoke-key").click()
@@ -154,10 +194,10 @@ def test_admin_creates_a_user_copies_its_key_and_manages_keys(
     expect(row.locator("td.num")).to_have_text("1")
     assert viewer_status(server, first_key) == 401
     assert viewer_status(server, second_key) == 200
-    shot(page, screenshots, "admin-keys-revoked")
+    shot(web, screenshots, "admin-keys-revoked")
 
     # the revoked key cannot sign in to the web UI; the other one can
-    fresh = page.context.new_page()
+    fresh = web.context.new_page()
     fresh.goto(server.url + "/signin")
     fresh.get_by_label("API key").fill(first_key)
     fresh.get_by_role("button", name="Sign in").click()
@@ -168,25 +208,25 @@ def test_admin_creates_a_user_copies_its_key_and_manages_keys(
     fresh.close()
 
 
-def test_admin_deactivates_and_reactivates_a_user(server: RunyardServer, page: Page) -> None:
+def test_admin_deactivates_and_reactivates_a_user(server: RunyardServer, web: Page) -> None:
     name = f"dina{secrets.token_hex(2)}"
     key = make_user(server, name)["api_key"]
-    as_admin(page).goto(server.url + "/system-admin")
-    row = user_row(page, name)
+    as_admin(web).goto(server.url + "/system-admin")
+    row = user_row(web, name)
     row.get_by_test_id("deactivate-user").click()
-    expect(page.get_by_test_id("users-result")).to_contain_text("deactivated")
+    expect(web.get_by_test_id("users-result")).to_contain_text("deactivated")
     expect(row).to_contain_text("deactivated")
     assert viewer_status(server, key) == 401
     row.get_by_test_id("reactivate-user").click()
     expect(row.get_by_test_id("deactivate-user")).to_be_visible()
     assert viewer_status(server, key) == 200
     # no button to deactivate oneself
-    expect(user_row(page, "admin").get_by_test_id("deactivate-user")).to_have_count(0)
+    expect(user_row(web, "admin").get_by_test_id("deactivate-user")).to_have_count(0)
 
 
-def test_license_and_networks(server: RunyardServer, page: Page, screenshots: Path) -> None:
-    as_admin(page).goto(server.url + "/system-admin")
-    card = page.get_by_test_id("license-card")
+def test_license_and_networks(server: RunyardServer, web: Page, screenshots: Path) -> None:
+    as_admin(web).goto(server.url + "/system-admin")
+    card = web.get_by_test_id("license-card")
     expect(card.get_by_test_id("license-statement")).to_contain_text("locks nothing")
     expect(card.get_by_test_id("license-state")).to_have_text("No license key is set.")
     license_key = "web-license-" + secrets.token_hex(8)
@@ -195,13 +235,13 @@ def test_license_and_networks(server: RunyardServer, page: Page, screenshots: Pa
     expect(card.get_by_test_id("license-state")).to_contain_text(f"…{license_key[-4:]}")
     expect(card).not_to_contain_text(license_key)
 
-    network = page.get_by_test_id("network-card")
+    network = web.get_by_test_id("network-card")
     expect(network.get_by_test_id("your-address")).to_have_text("127.0.0.1")
     network.get_by_label("Allowed networks, one per line").fill("10.0.0.0/8")
     network.get_by_test_id("network-save").click()
     expect(network.get_by_test_id("network-result")).to_contain_text("lock you out")
     expect(network.get_by_test_id("network-result")).to_have_attribute("role", "alert")
-    shot(page, screenshots, "admin-license-networks")
+    shot(web, screenshots, "admin-license-networks")
     with httpx.Client(base_url=server.url, auth=("api", ADMIN_KEY)) as api:
         assert api.get("/api/v1/system-admin/network").json()["allowed_cidrs"] == []
         assert api.get("/api/v1/system-admin/license").json()["hint"] == license_key[-4:]
@@ -209,22 +249,22 @@ def test_license_and_networks(server: RunyardServer, page: Page, screenshots: Pa
     expect(card.get_by_test_id("license-state")).to_have_text("No license key is set.")
 
 
-def test_non_admin_sees_no_admin_page(server: RunyardServer, page: Page,
+def test_non_admin_sees_no_admin_page(server: RunyardServer, web: Page,
                                       screenshots: Path) -> None:
     name = f"nina{secrets.token_hex(2)}"
     make_user(server, name, password="nina-password-1")
-    page.goto(server.url + "/signin")
-    page.get_by_role("tab", name="Username & password").click()
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill("nina-password-1")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("signed-in-as")).to_have_text(name)
-    expect(page.get_by_role("link", name="System admin")).to_have_count(0)
-    page.goto(server.url + "/system-admin")
-    expect(page.get_by_test_id("admin-forbidden")).to_contain_text("Only admins")
-    expect(page.get_by_test_id("users-card")).to_have_count(0)
-    expect(page.get_by_test_id("license-card")).to_have_count(0)
-    shot(page, screenshots, "admin-users-refused")
-    key = page.evaluate("localStorage.getItem('runyard.apiKey')")
+    web.goto(server.url + "/signin")
+    web.get_by_role("tab", name="Username & password").click()
+    web.get_by_label("Username").fill(name)
+    web.get_by_label("Password").fill("nina-password-1")
+    web.get_by_role("button", name="Sign in").click()
+    expect(web.get_by_test_id("signed-in-as")).to_have_text(name)
+    expect(web.get_by_role("link", name="System admin")).to_have_count(0)
+    web.goto(server.url + "/system-admin")
+    expect(web.get_by_test_id("admin-forbidden")).to_contain_text("Only admins")
+    expect(web.get_by_test_id("users-card")).to_have_count(0)
+    expect(web.get_by_test_id("license-card")).to_have_count(0)
+    shot(web, screenshots, "admin-users-refused")
+    key = web.evaluate("localStorage.getItem('runyard.apiKey')")
     with httpx.Client(base_url=server.url, auth=("api", key)) as api:
         assert api.get(USERS).status_code == 403
