@@ -224,6 +224,28 @@ def test_admin_deactivates_and_reactivates_a_user(server: RunyardServer, web: Pa
     expect(user_row(web, "admin").get_by_test_id("deactivate-user")).to_have_count(0)
 
 
+def test_admin_sets_and_removes_a_password(server: RunyardServer, web: Page) -> None:
+    name = f"pete{secrets.token_hex(2)}"
+    make_user(server, name)
+    as_admin(web).goto(server.url + "/system-admin")
+    row = user_row(web, name)
+    expect(row).to_contain_text("key only")
+    row.get_by_role("button", name="Keys").click()
+    form = web.get_by_test_id("set-password-form")
+    form.get_by_label("Password").fill("pete-password-1")
+    form.get_by_test_id("set-password").click()
+    expect(form.get_by_test_id("password-result")).to_contain_text("can sign in")
+    expect(row).to_contain_text("password or key")
+    signed = httpx.post(f"{server.url}/api/v1/sessions", timeout=30,
+                        json={"username": name, "password": "pete-password-1"})
+    assert signed.status_code == 201, signed.text
+    form.get_by_test_id("remove-password").click()
+    expect(row).to_contain_text("key only")
+    refused = httpx.post(f"{server.url}/api/v1/sessions", timeout=30,
+                         json={"username": name, "password": "pete-password-1"})
+    assert refused.status_code == 401
+
+
 def test_license_and_networks(server: RunyardServer, web: Page, screenshots: Path) -> None:
     as_admin(web).goto(server.url + "/system-admin")
     card = web.get_by_test_id("license-card")

@@ -230,7 +230,53 @@ function KeysPanel(props: { user: AdminUser; viewer: Viewer; onChanged: () => vo
           Create key
         </button>
       </form>
+      <PasswordForm user={user} onChanged={props.onChanged} />
     </section>
+  );
+}
+
+function PasswordForm(props: { user: AdminUser; onChanged: () => void }) {
+  const { user } = props;
+  const [password, setPassword] = useState("");
+  const [result, setResult] = useState<Result>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function save(value: string | null) {
+    setBusy(true);
+    setResult(null);
+    try {
+      await adminApi.setPassword(user.username, value);
+      setPassword("");
+      setResult({ ok: true, text: value ? `${user.username} can sign in with the new password.` : `${user.username} signs in with API keys only now.` });
+      props.onChanged();
+    } catch (err) {
+      setResult({ ok: false, text: message(err) });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      class="form-actions key-form"
+      data-testid="set-password-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (password) void save(password);
+      }}
+    >
+      <label for="set-user-password">{user.has_password ? "New password" : "Password"}</label>
+      <input id="set-user-password" type="password" minLength={8} autocomplete="new-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} />
+      <button type="submit" class="secondary" disabled={busy || !password} data-testid="set-password">
+        {user.has_password ? "Change password" : "Set password"}
+      </button>
+      {user.has_password && (
+        <button type="button" class="link" disabled={busy} onClick={() => save(null)} data-testid="remove-password">
+          Remove password
+        </button>
+      )}
+      <ResultBox result={result} testid="password-result" />
+    </form>
   );
 }
 
