@@ -10,6 +10,7 @@ raw points between its first and last step.
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,9 @@ I64 = npt.NDArray[np.int64]
 
 FIELDS = ("first_step", "last_step", "time", "min", "max", "first", "last", "count",
           "finite", "sum")
+_INTEGER_FIELDS = frozenset({"first_step", "last_step", "count", "finite"})
+#: Marks compressed columns (chunks written before it hold 80 plain bytes an entry).
+_PACKED = b"RYE1"
 
 
 @dataclass
@@ -78,17 +82,35 @@ class Entries:
         )
 
     def to_bytes(self) -> bytes:
-        return b"".join(np.ascontiguousarray(getattr(self, f)).astype(
-            "<i8" if getattr(self, f).dtype.kind == "i" else "<f8").tobytes() for f in FIELDS)
+        """Columns as delta-coded (integers), byte-shuffled little-endian values, compressed."""
+        columns = []
+        for name in FIELDS:
+            values = np.ascontiguousarray(getattr(self, name))
+            if name in _INTEGER_FIELDS:
+                values = np.diff(values.astype(np.int64), prepend=np.int64(0))
+            raw = values.astype("<i8" if name in _INTEGER_FIELDS else "<f8")
+            columns.append(raw.view(np.uint8).reshape(-1, 8).T.tobytes())
+        return _PACKED + zlib.compress(b"".join(columns), 6)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:
-        n = len(raw) // (8 * len(FIELDS))
+        body, packed = raw, False  # older chunks hold plain columns
+        if raw.startswith(_PACKED):
+            try:
+                body, packed = zlib.decompress(raw[len(_PACKED):]), True
+            except zlib.error:  # plain columns that happen to begin with the mark
+                pass
+        n = len(body) // (8 * len(FIELDS))
         arrays: list[Any] = []
         for i, name in enumerate(FIELDS):
-            dtype = "<i8" if name in ("first_step", "last_step", "count", "finite") else "<f8"
-            chunk = np.frombuffer(raw, dtype=dtype, count=n, offset=i * n * 8)
-            arrays.append(chunk.astype(np.int64 if dtype == "<i8" else np.float64))
+            integer = name in _INTEGER_FIELDS
+            dtype = "<i8" if integer else "<f8"
+            part = np.frombuffer(body, np.uint8, n * 8, i * n * 8)
+            column = (np.ascontiguousarray(part.reshape(8, n).T).view(dtype).reshape(n)
+                      if packed else part.view(dtype))
+            if packed and integer:
+                column = np.cumsum(column, dtype=np.int64)
+            arrays.append(column.astype(np.int64 if integer else np.float64))
         return cls(*arrays)
 
     def to_json(self) -> dict[str, list[Any]]:
