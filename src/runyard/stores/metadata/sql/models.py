@@ -125,6 +125,8 @@ class Run(Base):
     events_line_count: Mapped[int] = mapped_column(Integer(), default=0)
     log_line_count: Mapped[int] = mapped_column(Integer(), default=0)
     last_step: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+    #: History lines below this are sealed into series chunks (runyard.history).
+    sealed_lines: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
     created_at: Mapped[float] = mapped_column(Double())
     updated_at: Mapped[float] = mapped_column(Double())
     heartbeat_at: Mapped[float] = mapped_column(Double())
@@ -371,11 +373,3 @@ class SeriesChunk(Base):
     lod: Mapped[bytes] = mapped_column(Blob)
     #: The raw points (runyard.history.codec).
     points: Mapped[bytes] = mapped_column(Blob)
-
-
-class SeriesWatermark(Base):
-    """History lines below ``sealed_lines`` are sealed into chunks."""
-
-    __tablename__ = "series_watermarks"
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    sealed_lines: Mapped[int] = mapped_column(Integer())

@@ -18,7 +18,8 @@ from runyard.history.buckets import Entries, merge_to
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
 from runyard.stores.metadata.sql import history
-from runyard.stores.metadata.sql.models import SeriesChunk, SeriesWatermark
+from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql.models import SeriesChunk
 
 #: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
 SEAL_LINES = 1024
@@ -129,24 +130,16 @@ def _path_value(row: dict[str, Any], key: str) -> float | None:
 
 
 def _watermark(s: Session, run_id: int) -> int:
-    return int(s.scalar(select(SeriesWatermark.sealed_lines)
-                        .where(SeriesWatermark.run_id == run_id)) or 0)
+    return int(s.scalar(select(m.Run.sealed_lines).where(m.Run.id == run_id)) or 0)
 
 
-def _set_watermark(s: Session, run_id: int, sealed: int) -> None:
-    row = s.get(SeriesWatermark, run_id)
-    if row is None:
-        s.add(SeriesWatermark(run_id=run_id, sealed_lines=sealed))
-    else:
-        row.sealed_lines = sealed
-
-
-def after_write(s: Session, run_id: int, lowest_line: int, line_count: int,
-                fresh: Sequence[StreamLine]) -> None:
+def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[StreamLine]
+                ) -> None:
     """Keep chunks in step with the lines after history lines from ``lowest_line`` changed
     (``fresh`` are the lines just written). Once SEAL_LINES lines wait, they are sealed
     into chunks and their segments compacted."""
-    sealed = was = _watermark(s, run_id)
+    run_id, line_count = run.id, run.history_line_count
+    sealed = was = run.sealed_lines or 0
     if lowest_line < sealed:  # lines already sealed were written again: reseal from there
         start = s.scalar(select(func.min(SeriesChunk.start_line)).where(
             SeriesChunk.run_id == run_id, SeriesChunk.end_line > lowest_line))
@@ -169,7 +162,7 @@ def after_write(s: Session, run_id: int, lowest_line: int, line_count: int,
         history.compact(s, run_id, sealed, records)
         sealed = line_count
     if sealed != was:
-        _set_watermark(s, run_id, sealed)
+        run.sealed_lines = sealed
 
 
 def _seal(s: Session, run_id: int, start: int, end: int, parsed: Parsed) -> None:

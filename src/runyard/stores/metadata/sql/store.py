@@ -54,6 +54,8 @@ from runyard.stores.metadata.sql.urls import normalize
 from runyard.stores.metadata.sql.users import SqlUsersMixin
 
 _UPSERT_ATTEMPTS = 12
+#: Project names remembered by id (they never change); the map is emptied when full.
+_PROJECT_NAMES = 10_000
 
 
 class PasswordProvider(Protocol):
@@ -70,6 +72,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._checkpointer: _Checkpointer | None = None
+        self._project_names: dict[int, tuple[str, str]] = {}
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
@@ -375,8 +378,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             steps = [ln.step for ln in batch.history if ln.step is not None]
             if steps:
                 run.last_step = max(steps + ([run.last_step] if run.last_step else []))
-            series.after_write(s, run_id, min(ln.line_no for ln in batch.history),
-                               run.history_line_count, batch.history)
+            series.after_write(s, run, min(ln.line_no for ln in batch.history), batch.history)
         if batch.events:
             _replace_lines(s, m.EventRow, run_id, [
                 {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
@@ -559,12 +561,18 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
 
     # helpers -----------------------------------------------------------------------------
     def _names_for_project(self, s: Session, project_id: int) -> tuple[str, str]:
-        row = s.execute(
-            select(m.Entity.name, m.Project.name)
-            .join(m.Project, m.Project.entity_id == m.Entity.id)
-            .where(m.Project.id == project_id)
-        ).one()
-        return str(row[0]), str(row[1])
+        """(entity, project) names; they never change, so they are remembered."""
+        names = self._project_names.get(project_id)
+        if names is None:
+            row = s.execute(
+                select(m.Entity.name, m.Project.name)
+                .join(m.Project, m.Project.entity_id == m.Entity.id)
+                .where(m.Project.id == project_id)
+            ).one()
+            if len(self._project_names) >= _PROJECT_NAMES:
+                self._project_names.clear()
+            names = self._project_names[project_id] = (str(row[0]), str(row[1]))
+        return names
 
     def _run_record(self, s: Session, run: m.Run) -> RunRecord:
         entity, project = self._names_for_project(s, run.project_id)

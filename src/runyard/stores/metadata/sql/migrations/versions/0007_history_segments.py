@@ -1,11 +1,12 @@
-"""history: lines stored as compressed segments instead of one row per line
+"""history: lines stored as compressed segments instead of one row per line; the sealing
+watermark kept on the run
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-29
 
-Every stored line moves, text for text, into ``history_segments`` (4,096 lines a segment);
-the downgrade moves them back into rows.
+Every stored line moves, text for text, into ``history_segments`` (4,096 lines a segment),
+and ``series_watermarks`` becomes ``runs.sealed_lines``; the downgrade moves them back.
 """
 
 from __future__ import annotations
@@ -70,6 +71,15 @@ def upgrade() -> None:
         batch_op.drop_index("ix_history_run_step")
     op.drop_table("history")
 
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sealed_lines", sa.Integer(), server_default="0",
+                                      nullable=False))
+    marks = sa.table("series_watermarks", sa.column("run_id"), sa.column("sealed_lines"))
+    runs = sa.table("runs", sa.column("id"), sa.column("sealed_lines"))
+    for run_id, sealed in bind.execute(sa.select(marks.c.run_id, marks.c.sealed_lines)).all():
+        bind.execute(sa.update(runs).where(runs.c.id == run_id).values(sealed_lines=sealed))
+    op.drop_table("series_watermarks")
+
 
 def _segment(run_id: int, piece: Any) -> dict[str, Any]:
     steps = [int(r[1]) for r in piece]
@@ -83,6 +93,25 @@ def _segment(run_id: int, piece: Any) -> dict[str, Any]:
 
 
 def downgrade() -> None:
+    op.create_table(
+        "series_watermarks",
+        sa.Column("run_id", _RunId, nullable=False),
+        sa.Column("sealed_lines", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_series_watermarks_run_id_runs")
+        ),
+        sa.PrimaryKeyConstraint("run_id", name=op.f("pk_series_watermarks")),
+    )
+    runs = sa.table("runs", sa.column("id"), sa.column("sealed_lines"))
+    marks = sa.table("series_watermarks", sa.column("run_id"), sa.column("sealed_lines"))
+    bind = op.get_bind()
+    sealed = bind.execute(sa.select(runs.c.id, runs.c.sealed_lines)
+                          .where(runs.c.sealed_lines > 0)).all()
+    if sealed:
+        bind.execute(sa.insert(marks), [{"run_id": r, "sealed_lines": n} for r, n in sealed])
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_column("sealed_lines")
+
     op.create_table(
         "history",
         sa.Column("run_id", _RunId, nullable=False),
@@ -102,7 +131,6 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("history", schema=None) as batch_op:
         batch_op.create_index("ix_history_run_step", ["run_id", "step"], unique=False)
-    bind = op.get_bind()
     source = sa.table("history_segments", sa.column("run_id"), sa.column("start_line"),
                       sa.column("data"))
     rows = sa.table("history", sa.column("run_id"), sa.column("line_no"), sa.column("step"),
