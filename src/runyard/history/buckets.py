@@ -10,12 +10,13 @@ raw points between its first and last step.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from runyard.history import zstd
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -90,15 +91,15 @@ class Entries:
                 values = np.diff(values.astype(np.int64), prepend=np.int64(0))
             raw = values.astype("<i8" if name in _INTEGER_FIELDS else "<f8")
             columns.append(raw.view(np.uint8).reshape(-1, 8).T.tobytes())
-        return _PACKED + zlib.compress(b"".join(columns), 6)
+        return _PACKED + zstd.compress(b"".join(columns), 3)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:
         body, packed = raw, False  # older chunks hold plain columns
         if raw.startswith(_PACKED):
             try:
-                body, packed = zlib.decompress(raw[len(_PACKED):]), True
-            except zlib.error:  # plain columns that happen to begin with the mark
+                body, packed = zstd.decompress(raw[len(_PACKED):]), True
+            except ValueError:  # plain columns that happen to begin with the mark
                 pass
         n = len(body) // (8 * len(FIELDS))
         arrays: list[Any] = []

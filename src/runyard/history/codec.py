@@ -1,4 +1,5 @@
-"""Chunk payloads: delta-coded steps and times, byte-shuffled, zlib-compressed columns."""
+"""Chunk payloads: delta-coded steps and times, byte-shuffled, compressed columns
+(Zstandard; chunks written before it used zlib and are still read)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-MAGIC = b"RYC1"
+from runyard.history import zstd
+
+MAGIC = b"RYC2"
+_ZLIB_MAGIC = b"RYC1"
 _HEADER = struct.Struct("<4sI")
 
 F64 = npt.NDArray[np.float64]
@@ -34,14 +38,17 @@ def encode(steps: I64, values: F64, times: F64) -> bytes:
     time_deltas = np.diff(times, prepend=np.float64(0)).astype("<f8")
     body = (_shuffle(step_deltas.tobytes(), 8) + _shuffle(values.astype("<f8").tobytes(), 8)
             + _shuffle(time_deltas.tobytes(), 8))
-    return _HEADER.pack(MAGIC, count) + zlib.compress(body, 1)
+    return _HEADER.pack(MAGIC, count) + zstd.compress(body, 1)
 
 
 def decode(payload: bytes) -> tuple[I64, F64, F64]:
     magic, count = _HEADER.unpack_from(payload)
-    if magic != MAGIC:
+    if magic == MAGIC:
+        body = zstd.decompress(payload[_HEADER.size:])
+    elif magic == _ZLIB_MAGIC:
+        body = zlib.decompress(payload[_HEADER.size:])
+    else:
         raise ValueError("not a history chunk")
-    body = zlib.decompress(payload[_HEADER.size:])
     size = count * 8
     steps = np.cumsum(np.frombuffer(_unshuffle(body[:size], 8), dtype="<i8"), dtype=np.int64)
     values = np.frombuffer(_unshuffle(body[size:2 * size], 8), dtype="<f8").astype(np.float64)

