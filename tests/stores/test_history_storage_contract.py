@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from runyard import registry
 from runyard.domain.filestream import parse_request
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, MetadataStore
@@ -156,3 +157,32 @@ def test_resending_inside_a_sealed_segment_then_compacting(metadata_store: Metad
     _check(metadata_store, created.id, model)
     send(end + 20, SEAL_LINES)
     _check(metadata_store, created.id, model)
+
+
+def test_a_write_by_another_server_is_sealed_from_what_it_wrote(
+        metadata_store: MetadataStore, migrated_database: Any) -> None:
+    """Two replicas on one database: one keeps the numbers of the lines it received for
+    sealing, the other rewrites some of them; the seal must use the rewritten lines."""
+    other = registry.metadata_store(migrated_database.url)
+    other.open()
+    try:
+        rng = random.Random(8)
+        created = run(metadata_store)
+        keys = ["a", "b"]
+
+        def rows(start: int, count: int, scale: float) -> list[dict[str, Any]]:
+            return [{"_step": 2 * i, **{k: scale * rng.random() for k in keys}}
+                    for i in range(start, start + count)]
+
+        first = rows(0, 600, 1.0)
+        _send(metadata_store, created.id, 0, first)
+        rewritten = rows(100, 100, 1000.0)
+        _send(other, created.id, 100, rewritten)
+        rest = rows(600, SEAL_LINES, 1.0)
+        _send(metadata_store, created.id, 600, rest)
+        expected = first[:100] + rewritten + first[200:] + rest
+        for store in (metadata_store, other):
+            result = store.read_series(created.id, SeriesQuery(keys=["a"], buckets=3))
+            assert_exact(result["a"].to_json(), raw_points(expected, "a"), -(2**63), 2**63, 3)
+    finally:
+        other.close()

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, insert
+from sqlalchemy import column, create_engine, insert, table
 
 from runyard import registry
 from runyard.domain.run_filters import parse_filters, parse_order
@@ -355,8 +355,14 @@ def test_upgrade_indexes_the_runs_that_exist_already(empty_database: str) -> Non
                 id=1, username=ENTITY, email="", is_admin=False, entity_id=1, created_at=T0))
             conn.execute(insert(m.Project.__table__).values(
                 id=1, entity_id=1, name=PROJECT, created_at=T0))
+            # The runs table as 0004 has it (the model's newer columns are not there yet).
+            runs_0004 = table("runs", *(column(c) for c in (
+                "id", "project_id", "user_id", "name", "display_name", "state", "tags",
+                "config", "summary", "history_keys", "stop_requested", "history_line_count",
+                "events_line_count", "log_line_count", "created_at", "updated_at",
+                "heartbeat_at")))
             for i in range(3):
-                conn.execute(insert(m.Run.__table__).values(
+                conn.execute(insert(runs_0004).values(
                     id=i + 1, project_id=1, user_id=1, name=f"old{i}", display_name=f"d{i}",
                     state="finished", tags="[]", config=_config(lr=i / 10),
                     summary=json.dumps({"acc": i}), history_keys="{}", stop_requested=False,

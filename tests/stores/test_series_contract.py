@@ -119,3 +119,26 @@ def test_unknown_metric_is_empty(metadata_store: MetadataStore) -> None:
     ingest(metadata_store, created.id, logged_rows(10))
     result = metadata_store.read_series(created.id, SeriesQuery(keys=["nope"]))
     assert result["nope"].to_json()["step"] == []
+
+
+def test_uniform_lines_in_any_key_order_are_exact(metadata_store: MetadataStore) -> None:
+    """Lines with the same metrics, their keys in a different order each time (as the Go
+    core of the wandb client writes them), sealed together, read back exactly."""
+    rng = random.Random(9)
+    keys = [f"m{j}" for j in range(12)] + ["_step", "_runtime", "_timestamp"]
+    rows = []
+    for i in range(2 * SEAL_LINES + 77):
+        row: dict[str, Any] = {f"m{j}": rng.uniform(-3, 3) for j in range(12)}
+        row.update({"_step": i, "_runtime": i * 0.1, "_timestamp": T0 + i})
+        if i % 50 == 0:
+            row["m3"] = float("nan")
+        order = keys[:]
+        rng.shuffle(order)
+        rows.append({k: row[k] for k in order})
+    created = run(metadata_store)
+    ingest(metadata_store, created.id, rows, batch=SEAL_LINES + 5)
+    for buckets in (1000, 40, 2):
+        result = metadata_store.read_series(created.id, SeriesQuery(
+            keys=["m0", "m3", "m11", "_runtime"], buckets=buckets))
+        for key in ("m0", "m3", "m11", "_runtime"):
+            assert_exact(result[key].to_json(), raw_points(rows, key), -(2**63), 2**63, buckets)

@@ -24,6 +24,8 @@ I64 = npt.NDArray[np.int64]
 FIELDS = ("first_step", "last_step", "time", "min", "max", "first", "last", "count",
           "finite", "sum")
 _INTEGER_FIELDS = frozenset({"first_step", "last_step", "count", "finite"})
+_INTEGER_ROWS = [i for i, name in enumerate(FIELDS) if name in _INTEGER_FIELDS]
+_PLAIN_UP_TO = 4
 #: Marks compressed columns (chunks written before it hold 80 plain bytes an entry).
 _PACKED = b"RYE1"
 
@@ -83,15 +85,19 @@ class Entries:
         )
 
     def to_bytes(self) -> bytes:
-        """Columns as delta-coded (integers), byte-shuffled little-endian values, compressed."""
-        columns = []
-        for name in FIELDS:
-            values = np.ascontiguousarray(getattr(self, name))
-            if name in _INTEGER_FIELDS:
-                values = np.diff(values.astype(np.int64), prepend=np.int64(0))
-            raw = values.astype("<i8" if name in _INTEGER_FIELDS else "<f8")
-            columns.append(raw.view(np.uint8).reshape(-1, 8).T.tobytes())
-        return _PACKED + zstd.compress(b"".join(columns), 3)
+        """Columns as delta-coded (integers), byte-shuffled little-endian values, compressed;
+        a few entries (a chunk's summary) as plain columns, which cost less."""
+        n = len(self)
+        if n <= _PLAIN_UP_TO:
+            return b"".join(getattr(self, f).astype(
+                "<i8" if f in _INTEGER_FIELDS else "<f8").tobytes() for f in FIELDS)
+        table = np.empty((len(FIELDS), n), np.int64)
+        for row, name in enumerate(FIELDS):
+            column = getattr(self, name)
+            table[row] = column if name in _INTEGER_FIELDS else column.view(np.int64)
+        table[_INTEGER_ROWS] = np.diff(table[_INTEGER_ROWS], axis=1, prepend=np.int64(0))
+        planes = table.astype("<i8").view(np.uint8).reshape(len(FIELDS), n, 8)
+        return _PACKED + zstd.compress(planes.transpose(0, 2, 1).tobytes(), 1)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:

@@ -38,7 +38,11 @@ def encode(steps: I64, values: F64, times: F64) -> bytes:
     time_deltas = np.diff(times, prepend=np.float64(0)).astype("<f8")
     body = (_shuffle(step_deltas.tobytes(), 8) + _shuffle(values.astype("<f8").tobytes(), 8)
             + _shuffle(time_deltas.tobytes(), 8))
-    return _HEADER.pack(MAGIC, count) + zstd.compress(body, 1)
+    return header(count) + zstd.compress(body, 1)
+
+
+def header(count: int) -> bytes:
+    return _HEADER.pack(MAGIC, count)
 
 
 def decode(payload: bytes) -> tuple[I64, F64, F64]:

@@ -21,6 +21,8 @@ from runyard.stores.metadata.sql.models import HistorySegment
 #: At most this many lines, and about this many bytes of text, per segment.
 SEGMENT_LINES = 4096
 SEGMENT_BYTES = 4 << 20
+#: Segments averaging fewer lines than this are merged when their lines are sealed.
+COMPACT_BELOW = 64
 #: Segments whose blobs are fetched in one query.
 _FETCH = 16
 
@@ -193,14 +195,21 @@ def read_lines(s: Session, run_id: int, line_numbers: Iterable[int]) -> list[His
             if r.line_no in chosen]
 
 
-def compact(s: Session, run_id: int, first_line: int, records: Sequence[HistoryRecord]) -> None:
-    """Rewrite the segments from ``first_line`` on (``records`` are their lines) as few large,
-    well-compressed ones, when there are several."""
-    starts = s.execute(select(T.start_line).where(
-        T.run_id == run_id, T.start_line >= first_line)).scalars().all()
-    if len(starts) <= 1:
+def compact(s: Session, run_id: int, first_line: int,
+            records: Sequence[HistoryRecord] | None = None) -> None:
+    """Rewrite the segments from ``first_line`` on as few large ones, when they are many
+    small ones (a client that sends a few lines a request). ``records``: their lines, when
+    the caller has them."""
+    metas = s.execute(select(T.start_line, T.line_count).where(
+        T.run_id == run_id, T.start_line >= first_line)).all()
+    lines = sum(int(count) for _, count in metas)
+    if len(metas) <= 1 or lines >= COMPACT_BELOW * len(metas):
         return
-    first = min(int(v) for v in starts)
+    first = min(int(start) for start, _ in metas)
+    if records is None:
+        records = lines_from(s, run_id, first)
+    kept = [r for r in records if r.line_no >= first]
+    if len(kept) != lines:  # not the lines those segments hold: leave them as they are
+        return
     s.execute(delete(T).where(T.run_id == run_id, T.start_line >= first))
-    s.execute(insert(T), segment_rows(run_id, [r for r in records if r.line_no >= first],
-                                      level=segments.COMPACT))
+    s.execute(insert(T), segment_rows(run_id, kept, level=segments.COMPACT))

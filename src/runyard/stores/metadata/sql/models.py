@@ -127,6 +127,8 @@ class Run(Base):
     last_step: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
     #: History lines below this are sealed into series chunks (runyard.history).
     sealed_lines: Mapped[int] = mapped_column(Integer(), default=0, server_default="0")
+    #: Random, set by every stream write: who wrote the run last (see sql/pending.py).
+    write_token: Mapped[int] = mapped_column(BigInteger(), default=0, server_default="0")
     created_at: Mapped[float] = mapped_column(Double())
     updated_at: Mapped[float] = mapped_column(Double())
     heartbeat_at: Mapped[float] = mapped_column(Double())

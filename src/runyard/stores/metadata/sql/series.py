@@ -13,13 +13,14 @@ import orjson
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from runyard.history import codec
+from runyard.history import chunks, codec
 from runyard.history.buckets import Entries, merge_to
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
 from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.models import SeriesChunk
+from runyard.stores.metadata.sql.pending import Block, PendingValues
 
 #: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
 SEAL_LINES = 1024
@@ -133,11 +134,12 @@ def _watermark(s: Session, run_id: int) -> int:
     return int(s.scalar(select(m.Run.sealed_lines).where(m.Run.id == run_id)) or 0)
 
 
-def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[StreamLine]
-                ) -> None:
+def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[StreamLine],
+                pending: PendingValues) -> None:
     """Keep chunks in step with the lines after history lines from ``lowest_line`` changed
     (``fresh`` are the lines just written). Once SEAL_LINES lines wait, they are sealed
-    into chunks and their segments compacted."""
+    into chunks and their segments compacted. The numbers come from memory when this
+    process parsed every waiting line (``pending``), else from the segments."""
     run_id, line_count = run.id, run.history_line_count
     sealed = was = run.sealed_lines or 0
     if lowest_line < sealed:  # lines already sealed were written again: reseal from there
@@ -147,38 +149,102 @@ def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[Stream
         sealed = min(int(start), lowest_line) if start is not None else lowest_line
         s.execute(delete(SeriesChunk).where(SeriesChunk.run_id == run_id,
                                             SeriesChunk.start_line >= sealed))
+    latest = {ln.line_no: ln for ln in fresh if ln.line_no >= sealed}
+    ordered = [latest[n] for n in sorted(latest)]
+    if sealed != was or (ordered and ordered[-1].line_no + 1 != line_count):
+        pending.forget(run_id)  # a rewrite or a gap: the segments decide
+    else:
+        pending.add(run_id, sealed, ordered, run.write_token)
     if line_count - sealed >= SEAL_LINES:
-        latest = {ln.line_no: ln for ln in fresh if ln.line_no >= sealed}
-        if len(latest) == line_count - sealed:  # every unsealed line is in hand
-            records = [history.record_of(latest[n]) for n in sorted(latest)]
+        block = pending.block(run_id, sealed, line_count)
+        if block is not None:
+            for at in range(0, len(block[1]), SEAL_LINES):
+                window = slice(at, at + SEAL_LINES)
+                _seal_block(s, run_id, sealed + at, sealed + min(at + SEAL_LINES, len(block[1])),
+                            (block[0], block[1][window], block[2][window], block[3][window]))
+            history.compact(s, run_id, sealed)
         else:
-            records = history.lines_from(s, run_id, sealed)
-        known = {ln.line_no: ln.values for ln in fresh if ln.values is not None}
-        parsed = parse(records, known)
-        for at in range(0, len(records), SEAL_LINES):
-            end = min(at + SEAL_LINES, len(records))
-            _seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
-                  parsed[at:end])
-        history.compact(s, run_id, sealed, records)
+            if len(latest) == line_count - sealed:  # every waiting line came with this request
+                records = [history.record_of(ln) for ln in ordered]
+            else:
+                records = history.lines_from(s, run_id, sealed)
+            known = {ln.line_no: ln.values for ln in fresh if ln.values is not None}
+            parsed = parse(records, known)
+            for at in range(0, len(records), SEAL_LINES):
+                end = min(at + SEAL_LINES, len(records))
+                _seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
+                      parsed[at:end])
+            history.compact(s, run_id, sealed, records)
         sealed = line_count
     if sealed != was:
         run.sealed_lines = sealed
 
 
 def _seal(s: Session, run_id: int, start: int, end: int, parsed: Parsed) -> None:
-    chunks = []
-    for key, (step_arr, value_arr, time_arr) in _points_by_key(parsed).items():
-        points = Entries.from_points(step_arr, value_arr, time_arr)
-        chunks.append({
-            "run_id": run_id, "key": key, "start_line": start, "end_line": end,
-            "first_step": int(step_arr[0]), "last_step": int(step_arr[-1]),
-            "count": len(step_arr),
-            "summary": points.group(len(points)).to_bytes(),
-            "lod": points.group(LOD_POINTS).to_bytes(),
-            "points": codec.encode(step_arr, value_arr, time_arr),
-        })
-    if chunks:
-        s.execute(insert(SeriesChunk), chunks)
+    block = _uniform_block(parsed)
+    if block is not None:  # the usual log: every metric in every line, all at once
+        _seal_block(s, run_id, start, end, block)
+        return
+    rows = [_chunk_row(run_id, key, start, end, step_arr,
+                       chunks.payloads(step_arr, time_arr, value_arr.reshape(-1, 1),
+                                       LOD_POINTS)[0])
+            for key, (step_arr, value_arr, time_arr) in _points_by_key(parsed).items()]
+    if rows:
+        s.execute(insert(SeriesChunk), rows)
+
+
+def _seal_block(s: Session, run_id: int, start: int, end: int, block: Block) -> None:
+    keys, steps, times, matrix = block
+    columns = [i for i, key in enumerate(keys)
+               if not (key.startswith("_") and key != "_runtime") and len(key) <= MAX_KEY_LENGTH]
+    if not columns or not len(steps):
+        return
+    payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix[:, columns]),
+                               LOD_POINTS)
+    s.execute(insert(SeriesChunk), [
+        _chunk_row(run_id, keys[i], start, end, steps, payload)
+        for i, payload in zip(columns, payloads, strict=True)])
+
+
+def _chunk_row(run_id: int, key: str, start: int, end: int, steps: Any,
+               payload: chunks.Payloads) -> dict[str, Any]:
+    return {"run_id": run_id, "key": key, "start_line": start, "end_line": end,
+            "first_step": int(steps[0]), "last_step": int(steps[-1]), "count": len(steps),
+            "summary": payload.summary, "lod": payload.lod, "points": payload.points}
+
+
+def _uniform_block(parsed: Parsed) -> Block | None:
+    """(keys, steps, wall times, lines x keys matrix) when every line holds the same
+    plain-number keys (in any order); None otherwise."""
+    if not parsed:
+        return None
+    first = parsed[0][2]
+    if not isinstance(first, dict):
+        return None
+    order = tuple(first)
+    canonical = tuple(sorted(order))
+    same_order: dict[tuple[str, ...], bool] = {order: True}
+    values: list[list[Any]] = []
+    for _step, _when, row in parsed:
+        if not isinstance(row, dict) or len(row) != len(canonical):
+            return None
+        shape = tuple(row)
+        known = same_order.get(shape)
+        if known is None:
+            if tuple(sorted(shape)) != canonical:
+                return None
+            known = same_order[shape] = False
+        if not set(map(type, row.values())) <= _NUMBER_TYPES:
+            return None
+        values.append(list(row.values()) if known else [row[k] for k in order])
+    try:
+        matrix = np.array(values, np.float64)
+    except OverflowError:  # an integer beyond any float: the careful path skips it
+        return None
+    steps = np.fromiter((p[0] for p in parsed), np.int64, len(parsed))
+    times = np.fromiter((math.nan if p[1] is None else p[1] for p in parsed), np.float64,
+                        len(parsed))
+    return order, steps, times, matrix
 
 
 def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entries]:
@@ -202,7 +268,8 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
         points_in_range = sum(c.points for c in inside) + tail_points + (
             2 * SEAL_LINES if len(inside) < len(chunks) else 0)
         per_bucket = points_in_range / max(1, query.buckets)
-        level = "summary" if per_bucket >= 2 * SEAL_LINES else (
+        biggest = max((c.points for c in chunks), default=SEAL_LINES)
+        level = "summary" if per_bucket >= 2 * biggest else (
             "lod" if per_bucket >= 2 * LOD_POINTS else "points")
         parts = _read_chunks(s, run_id, key, chunks, level, low, high)
         if key in tail:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,7 @@ from runyard.stores.metadata.base import (
 from runyard.stores.metadata.sql import history, series
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
+from runyard.stores.metadata.sql.pending import PendingValues
 from runyard.stores.metadata.sql.run_queries import SqlRunQueriesMixin, index_values
 from runyard.stores.metadata.sql.urls import normalize
 from runyard.stores.metadata.sql.users import SqlUsersMixin
@@ -73,6 +75,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         self._sessions: sessionmaker[Session] | None = None
         self._checkpointer: _Checkpointer | None = None
         self._project_names: dict[int, tuple[str, str]] = {}
+        self._pending = PendingValues()
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
@@ -368,6 +371,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
 
     def _apply_one(self, s: Session, run: m.Run, batch: StreamBatch, now: float) -> None:
         run_id = run.id
+        self._pending.check(run_id, run.write_token)
         if batch.history:
             known = run.history_line_count
             history.write_lines(s, run_id, batch.history, known)
@@ -378,7 +382,8 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             steps = [ln.step for ln in batch.history if ln.step is not None]
             if steps:
                 run.last_step = max(steps + ([run.last_step] if run.last_step else []))
-            series.after_write(s, run, min(ln.line_no for ln in batch.history), batch.history)
+            series.after_write(s, run, min(ln.line_no for ln in batch.history), batch.history,
+                               self._pending)
         if batch.events:
             _replace_lines(s, m.EventRow, run_id, [
                 {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
@@ -405,6 +410,9 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             )
         run.heartbeat_at = now
         run.updated_at = now
+        if batch.history:
+            run.write_token = secrets.randbits(62)
+            self._pending.touch(run_id, run.write_token)
         if batch.complete:
             run.exit_code = batch.exit_code
             if (batch.exit_code or 0) == 0:

@@ -7,6 +7,7 @@ Create Date: 2026-11-29
 
 Every stored line moves, text for text, into ``history_segments`` (4,096 lines a segment),
 and ``series_watermarks`` becomes ``runs.sealed_lines``; the downgrade moves them back.
+``runs.write_token`` tells a server whether it wrote a run last.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def upgrade() -> None:
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sealed_lines", sa.Integer(), server_default="0",
                                       nullable=False))
+        batch_op.add_column(sa.Column("write_token", sa.BigInteger(), server_default="0",
+                                      nullable=False))
     marks = sa.table("series_watermarks", sa.column("run_id"), sa.column("sealed_lines"))
     runs = sa.table("runs", sa.column("id"), sa.column("sealed_lines"))
     for run_id, sealed in bind.execute(sa.select(marks.c.run_id, marks.c.sealed_lines)).all():
@@ -110,6 +113,7 @@ def downgrade() -> None:
     if sealed:
         bind.execute(sa.insert(marks), [{"run_id": r, "sealed_lines": n} for r, n in sealed])
     with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_column("write_token")
         batch_op.drop_column("sealed_lines")
 
     op.create_table(

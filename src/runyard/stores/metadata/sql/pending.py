@@ -1,0 +1,112 @@
+"""Parsed values of the history lines still waiting to be sealed, kept in memory.
+
+Sealing needs every waiting line's numbers. The request that brought a line parsed it
+already; keeping those numbers (as a float array per line, not the parsed dict) spares a
+second decompress and parse of every line when its chunk is sealed.
+
+This is only a cache: the segments stay the source of truth. A run's entry is used only
+while this process made every write since the run's last seal: each history write puts a
+random token on the run row (``write_token``), and an entry whose token differs from the
+row's (another replica wrote, or a transaction rolled back) is dropped. A rewrite of known
+lines, a line that is not plain numbers, or a full cache also drops it; sealing then reads
+the segments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from runyard.stores.metadata.base import StreamLine
+
+#: Values kept at most, over all runs (8 bytes each).
+MAX_VALUES = 8_000_000
+_NUMBER_TYPES = frozenset({int, float})
+
+Block = tuple[tuple[str, ...], npt.NDArray[np.int64], npt.NDArray[np.float64],
+              npt.NDArray[np.float64]]
+
+
+@dataclass
+class _Run:
+    stamp: int
+    first_line: int
+    keys: tuple[str, ...]
+    steps: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    rows: list[npt.NDArray[np.float64]] = field(default_factory=list)
+
+    @property
+    def end_line(self) -> int:
+        return self.first_line + len(self.rows)
+
+
+class PendingValues:
+    """Per run: the numbers of its unsealed lines, in line order, when all are known."""
+
+    def __init__(self, max_values: int = MAX_VALUES) -> None:
+        self._runs: dict[int, _Run] = {}
+        self._values = 0
+        self._max_values = max_values
+
+    def check(self, run_id: int, stamp: int) -> None:
+        """Before a write: forget the run unless this process wrote it last."""
+        entry = self._runs.get(run_id)
+        if entry is not None and entry.stamp != stamp:
+            self.forget(run_id)
+
+    def forget(self, run_id: int) -> None:
+        entry = self._runs.pop(run_id, None)
+        if entry is not None:
+            self._values -= len(entry.rows) * len(entry.keys)
+
+    def add(self, run_id: int, sealed: int, lines: Sequence[StreamLine], stamp: int) -> None:
+        """After appending ``lines`` (in line order, the run's next lines) to a run whose
+        lines below ``sealed`` are sealed."""
+        entry = self._runs.get(run_id)
+        if entry is None:
+            if not lines or lines[0].line_no != sealed:
+                return
+            first = lines[0].values
+            if not isinstance(first, dict):
+                return
+            entry = self._runs[run_id] = _Run(stamp, sealed, tuple(sorted(first)))
+        for line in lines:
+            row = line.values
+            if (line.line_no != entry.end_line or not isinstance(row, dict)
+                    or len(row) != len(entry.keys)
+                    or not set(map(type, row.values())) <= _NUMBER_TYPES):
+                self.forget(run_id)
+                return
+            try:
+                entry.rows.append(np.array([row[k] for k in entry.keys], np.float64))
+            except (KeyError, OverflowError):  # other keys, or an integer beyond any float
+                self.forget(run_id)
+                return
+            self._values += len(entry.keys)
+            entry.steps.append(line.step if line.step is not None else line.line_no)
+            entry.times.append(math.nan if line.timestamp is None else line.timestamp)
+        entry.stamp = stamp
+        if self._values > self._max_values:
+            self._runs.clear()
+            self._values = 0
+
+    def touch(self, run_id: int, stamp: int) -> None:
+        """This process wrote the run again (the row now carries ``stamp``)."""
+        entry = self._runs.get(run_id)
+        if entry is not None:
+            entry.stamp = stamp
+
+    def block(self, run_id: int, first_line: int, end_line: int) -> Block | None:
+        """(keys, steps, wall times, lines x keys) of lines [first_line, end_line), if
+        known; the entry is forgotten either way (the lines are being sealed)."""
+        entry = self._runs.get(run_id)
+        self.forget(run_id)
+        if entry is None or entry.first_line != first_line or entry.end_line != end_line:
+            return None
+        return (entry.keys, np.asarray(entry.steps, np.int64),
+                np.asarray(entry.times, np.float64), np.vstack(entry.rows))
