@@ -23,7 +23,7 @@ from runyard.stores.metadata.base import MetadataStore, RunRecord, StreamBatch
 log = logging.getLogger("runyard.ingest")
 
 MAX_GROUP_REQUESTS = 64
-MAX_GROUP_BYTES = 32 * 1024 * 1024
+MAX_GROUP_BYTES = 4 * 1024 * 1024
 
 RunPath = tuple[str, str, str]
 

@@ -105,31 +105,35 @@ def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
     step = _number(row.get("_step"))
     if step is not None and not 0 <= step <= INT64_MAX:
         raise BadRequest(f"{fname}: _step {row.get('_step')!r} is out of range")
+    keys, plain = key_types(row)
     return StreamLine(
         line_no=line_no,
         text=text,
         step=int(step) if step is not None else None,
         runtime=_number(row.get("_runtime")),
         timestamp=_number(row.get("_timestamp")),
-        keys=key_types(row),
+        keys=keys,
         values=row,
+        plain=plain,
     )
 
 
-_SIGNATURES: dict[tuple[tuple[str, ...], tuple[type, ...]], dict[str, str]] = {}
+_SIGNATURES: dict[tuple[tuple[str, ...], tuple[type, ...]], tuple[dict[str, str], bool]] = {}
 _MAX_SIGNATURES = 4096
+_PLAIN_TYPES = frozenset({int, float})
 
 
-def key_types(row: dict[str, Any]) -> dict[str, str]:
-    """Each key's type name. Rows of a run share a few shapes, so the answer is cached by
-    (keys, value types); the returned dict is shared and must not be changed."""
+def key_types(row: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """Each key's type name, and whether every value is a plain number. Rows of a run share
+    a few shapes, so the answer is cached by (keys, value types): rows of one shape get the
+    same dict (which must not be changed)."""
     types = tuple(map(type, row.values()))
     if dict in types:  # a media value's type name depends on its content
-        return {k: type_name(v) for k, v in row.items()}
+        return {k: type_name(v) for k, v in row.items()}, False
     signature = (tuple(row), types)
     found = _SIGNATURES.get(signature)
     if found is None:
-        found = {k: type_name(v) for k, v in row.items()}
+        found = ({k: type_name(v) for k, v in row.items()}, set(types) <= _PLAIN_TYPES)
         if len(_SIGNATURES) >= _MAX_SIGNATURES:
             _SIGNATURES.clear()
         _SIGNATURES[signature] = found

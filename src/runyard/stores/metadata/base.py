@@ -136,6 +136,8 @@ class StreamLine:
     keys: dict[str, str]  # key -> type name, for history key statistics
     #: The parsed line, when the parser still has it (saves parsing it again to seal).
     values: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    #: Every value a plain number (int or float); lines of one shape share ``keys``.
+    plain: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -25,7 +25,6 @@ from runyard.stores.metadata.base import StreamLine
 
 #: Values kept at most, over all runs (8 bytes each).
 MAX_VALUES = 8_000_000
-_NUMBER_TYPES = frozenset({int, float})
 
 Block = tuple[tuple[str, ...], npt.NDArray[np.int64], npt.NDArray[np.float64],
               npt.NDArray[np.float64]]
@@ -35,7 +34,8 @@ Block = tuple[tuple[str, ...], npt.NDArray[np.int64], npt.NDArray[np.float64],
 class _Run:
     stamp: int
     first_line: int
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  # in the order of the first line's keys
+    shape: dict[str, str]  # the first line's key types: shared by lines of its shape
     steps: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     rows: list[npt.NDArray[np.float64]] = field(default_factory=list)
@@ -69,25 +69,27 @@ class PendingValues:
         lines below ``sealed`` are sealed."""
         entry = self._runs.get(run_id)
         if entry is None:
-            if not lines or lines[0].line_no != sealed:
+            if not lines or lines[0].line_no != sealed or lines[0].values is None:
                 return
-            first = lines[0].values
-            if not isinstance(first, dict):
-                return
-            entry = self._runs[run_id] = _Run(stamp, sealed, tuple(sorted(first)))
+            entry = self._runs[run_id] = _Run(stamp, sealed, tuple(lines[0].values),
+                                              lines[0].keys)
+        width = len(entry.keys)
         for line in lines:
             row = line.values
-            if (line.line_no != entry.end_line or not isinstance(row, dict)
-                    or len(row) != len(entry.keys)
-                    or not set(map(type, row.values())) <= _NUMBER_TYPES):
+            if (line.line_no != entry.end_line or not line.plain or row is None
+                    or len(row) != width):
                 self.forget(run_id)
                 return
             try:
-                entry.rows.append(np.array([row[k] for k in entry.keys], np.float64))
+                if line.keys is entry.shape:  # same keys in the same order
+                    values = np.fromiter(row.values(), np.float64, width)
+                else:
+                    values = np.array([row[k] for k in entry.keys], np.float64)
             except (KeyError, OverflowError):  # other keys, or an integer beyond any float
                 self.forget(run_id)
                 return
-            self._values += len(entry.keys)
+            entry.rows.append(values)
+            self._values += width
             entry.steps.append(line.step if line.step is not None else line.line_no)
             entry.times.append(math.nan if line.timestamp is None else line.timestamp)
         entry.stamp = stamp
