@@ -64,14 +64,6 @@ def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> npt.NDArray[n
     return np.ascontiguousarray(grid.T).view(dtype).reshape(count)
 
 
-def _float_deltas(values: F64) -> npt.NDArray[np.int64]:
-    """Differences of the floats' bit patterns as integers: exact (wrapping) and small for
-    slowly growing values such as wall times."""
-    bits = values.astype("<f8").view("<i8")
-    with np.errstate(over="ignore"):
-        return np.diff(bits, prepend=np.int64(0)).astype("<i8")
-
-
 def _float_sums(deltas: npt.NDArray[np.generic]) -> F64:
     with np.errstate(over="ignore"):
         return np.cumsum(deltas, dtype=np.int64).view(np.float64)
@@ -82,20 +74,20 @@ def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[flo
            level: int = FAST) -> bytes:
     """One segment of ``len(texts)`` lines (sorted by line number, no duplicates)."""
     count = len(texts)
-    lines = np.fromiter(line_nos, np.int64, count)
-    step_arr = np.fromiter(steps, np.int64, count)
-    has_rt = np.fromiter((r is not None for r in runtimes), np.bool_, count)
-    has_ts = np.fromiter((t is not None for t in timestamps), np.bool_, count)
-    rt = np.fromiter((0.0 if r is None else r for r in runtimes), np.float64, count)
-    ts = np.fromiter((0.0 if t is None else t for t in timestamps), np.float64, count)
-    index = b"".join((
-        _shuffle(np.diff(lines, prepend=np.int64(0)).astype("<i8")),
-        _shuffle(np.diff(step_arr, prepend=np.int64(0)).astype("<i8")),
-        _shuffle(_float_deltas(rt)),
-        _shuffle(_float_deltas(ts)),
-        np.packbits(has_rt).tobytes(),
-        np.packbits(has_ts).tobytes(),
-    ))
+    # One table, one numpy pass: line numbers, steps and the two floats' bit patterns,
+    # delta-coded along each row (wrapping, so exact).
+    table = np.empty((4, count), np.int64)
+    table[0] = np.asarray(line_nos, np.int64)
+    table[1] = np.asarray(steps, np.int64)
+    table[2:] = np.array([[0.0 if r is None else r for r in runtimes],
+                          [0.0 if t is None else t for t in timestamps]],
+                         np.float64).reshape(2, count).view(np.int64)
+    with np.errstate(over="ignore"):
+        deltas = np.diff(table, axis=1, prepend=np.zeros((4, 1), np.int64))
+    present = np.array([[r is not None for r in runtimes], [t is not None for t in timestamps]],
+                       np.bool_).reshape(2, count)
+    index = (deltas.astype("<i8").view(np.uint8).reshape(4, count, 8).transpose(0, 2, 1)
+             .tobytes() + np.packbits(present, axis=1).tobytes())
     encoded = [t.encode("utf-8") for t in texts]
     lengths = np.fromiter((len(b) for b in encoded), np.uint32, count).astype("<u4")
     packed_index = zstd.compress(index, level)
