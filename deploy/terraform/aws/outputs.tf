@@ -67,6 +67,8 @@ output "ingress" {
     security_group_ids = [aws_security_group.alb.id]
     inbound_cidrs      = var.allowed_inbound_cidr
     inbound_ipv6_cidrs = var.allowed_inbound_ipv6_cidr
+    # The ALB's own addresses: the app believes X-Forwarded-For from these only.
+    proxy_cidrs = [var.network_cidr]
   }
 }
 

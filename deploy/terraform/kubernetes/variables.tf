@@ -79,6 +79,7 @@ variable "ingress" {
     security_group_ids = list(string)
     inbound_cidrs      = list(string)
     inbound_ipv6_cidrs = list(string)
+    proxy_cidrs        = optional(list(string), [])
   })
   default     = null
   description = "The infra module's `ingress` output (ALB through the AWS Load Balancer Controller); null means no Ingress."

@@ -171,6 +171,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: RUNYARD_PUBLIC_URL
   value: {{ . | quote }}
 {{- end }}
+{{- with $r.trustedProxies }}
+- name: RUNYARD_TRUSTED_PROXIES
+  value: {{ . | quote }}
+{{- end }}
+{{- with $r.allowedCidrs }}
+- name: RUNYARD_ALLOWED_CIDRS
+  value: {{ . | quote }}
+{{- end }}
 {{- with $r.blobStore.url }}
 - name: RUNYARD_BLOB_STORE_URL
   value: {{ . | quote }}

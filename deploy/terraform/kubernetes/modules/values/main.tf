@@ -40,6 +40,8 @@ locals {
     image        = local.image
     runyard = {
       publicUrl = trimsuffix(var.host, "/")
+      # Behind the ALB the socket's peer is the ALB: believe its X-Forwarded-For.
+      trustedProxies = var.ingress == null ? "" : join(",", var.ingress.proxy_cidrs)
       database = {
         existingSecret    = var.connection_secret
         existingSecretKey = "database-url"

@@ -34,6 +34,10 @@ run "seed_inputs_map_to_chart_values" {
     error_message = "the database URL is passed by Secret reference, never inline"
   }
   assert {
+    condition     = output.helm_values.runyard.trustedProxies == ""
+    error_message = "no Ingress, no trusted proxy"
+  }
+  assert {
     condition     = !output.helm_values.autoscaling.enabled && output.helm_values.ingress.enabled == false
     error_message = "no autoscaling and no Ingress unless asked"
   }
@@ -61,7 +65,13 @@ run "seed_form_with_scheme_and_upgrade_knob" {
       security_group_ids = ["sg-0123"]
       inbound_cidrs      = ["203.0.113.0/24"]
       inbound_ipv6_cidrs = []
+      proxy_cidrs        = ["10.20.0.0/16"]
     }
+  }
+
+  assert {
+    condition     = output.helm_values.runyard.trustedProxies == "10.20.0.0/16"
+    error_message = "behind the ALB, the VPC's range is the trusted proxy (X-Forwarded-For)"
   }
 
   assert {
