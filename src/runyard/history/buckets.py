@@ -107,18 +107,17 @@ class Entries:
                 body, packed = zstd.decompress(raw[len(_PACKED):]), True
             except ValueError:  # plain columns that happen to begin with the mark
                 pass
-        n = len(body) // (8 * len(FIELDS))
-        arrays: list[Any] = []
-        for i, name in enumerate(FIELDS):
-            integer = name in _INTEGER_FIELDS
-            dtype = "<i8" if integer else "<f8"
-            part = np.frombuffer(body, np.uint8, n * 8, i * n * 8)
-            column = (np.ascontiguousarray(part.reshape(8, n).T).view(dtype).reshape(n)
-                      if packed else part.view(dtype))
-            if packed and integer:
-                column = np.cumsum(column, dtype=np.int64)
-            arrays.append(column.astype(np.int64 if integer else np.float64))
-        return cls(*arrays)
+        width = len(FIELDS)
+        n = len(body) // (8 * width)
+        grid = np.frombuffer(body, np.uint8, n * 8 * width)
+        if packed:  # one transpose for every column, then undo the integer deltas
+            table = np.ascontiguousarray(grid.reshape(width, 8, n).transpose(0, 2, 1))
+            table = table.view("<i8").reshape(width, n).astype(np.int64, copy=False)
+            table[_INTEGER_ROWS] = np.cumsum(table[_INTEGER_ROWS], axis=1)
+        else:
+            table = grid.view("<i8").reshape(width, n).astype(np.int64)
+        return cls(*(table[i] if name in _INTEGER_FIELDS else table[i].view(np.float64)
+                     for i, name in enumerate(FIELDS)))
 
     def to_json(self) -> dict[str, list[Any]]:
         """Columns for the chart API; min/max/mean are null where a bucket has no finite

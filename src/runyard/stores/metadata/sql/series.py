@@ -269,8 +269,9 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
             2 * SEAL_LINES if len(inside) < len(chunks) else 0)
         per_bucket = points_in_range / max(1, query.buckets)
         biggest = max((c.points for c in chunks), default=SEAL_LINES)
-        level = "summary" if per_bucket >= 2 * biggest else (
-            "lod" if per_bucket >= 2 * LOD_POINTS else "points")
+        # The coarsest level whose entries still fit one to a bucket.
+        level = "summary" if per_bucket >= biggest else (
+            "lod" if per_bucket >= LOD_POINTS else "points")
         parts = _read_chunks(s, run_id, key, chunks, level, low, high)
         if key in tail:
             parts.append(Entries.from_points(*tail[key]))
