@@ -364,7 +364,8 @@ def test_upgrade_indexes_the_runs_that_exist_already(empty_database: str) -> Non
             for i in range(3):
                 conn.execute(insert(runs_0004).values(
                     id=i + 1, project_id=1, user_id=1, name=f"old{i}", display_name=f"d{i}",
-                    state="finished", tags="[]", config=_config(lr=i / 10),
+                    state="finished", tags="[]",
+                    config=_config(lr=i / 10, opt=["adam", "sgd", "adam"][i], dims=[i, 2]),
                     summary=json.dumps({"acc": i}), history_keys="{}", stop_requested=False,
                     history_line_count=0, events_line_count=0, log_line_count=0,
                     created_at=T0 + i, updated_at=T0 + i, heartbeat_at=T0 + i))
@@ -376,6 +377,9 @@ def test_upgrade_indexes_the_runs_that_exist_already(empty_database: str) -> Non
     try:
         world = World(store)
         assert world.find({"config.lr": 0.1}) == ["old1"]
+        # Strings and lists indexed before 0007 are found through the hash 0007 gives them.
+        assert world.find({"config.opt": "adam"}, "+config.lr") == ["old0", "old2"]
+        assert world.find({"config.dims": [2, 2]}) == ["old2"]
         assert world.find({"summary_metrics.acc": {"$gte": 1}}, "-summary_metrics.acc") == [
             "old2", "old1"]
     finally:

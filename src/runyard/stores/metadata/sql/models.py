@@ -345,6 +345,13 @@ class RunValue(Base):
     """
 
     __tablename__ = "run_values"
+    # Filters start from a value: runs whose config.optimizer is "adam", whose summary.acc
+    # is above 0.9. Strings are found by a 64-bit hash (an index on long text is not
+    # portable), then compared exactly.
+    __table_args__ = (
+        Index("ix_run_values_string", "scope", "path", "str_hash"),
+        Index("ix_run_values_number", "scope", "path", "num_value"),
+    )
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
                                         primary_key=True)
     scope: Mapped[str] = mapped_column(String(8), primary_key=True)
@@ -352,6 +359,7 @@ class RunValue(Base):
     kind: Mapped[str] = mapped_column(String(8))
     num_value: Mapped[float | None] = mapped_column(Double(), nullable=True)
     str_value: Mapped[str | None] = mapped_column(ExactText, nullable=True)
+    str_hash: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
 
 
 # history engine (runyard.history) --------------------------------------------------------

@@ -73,8 +73,10 @@ class SqlRunQueriesMixin:
             project_id = self._project_id(s, entity, project)
             sql = SearchSql(self._flavor())
             parts, join_target, join_on = sql.order(search.order)
-            stmt = select(m.Run, *(expr.label(f"sort_{i}") for i, (expr, _) in
-                                   enumerate(parts))).where(m.Run.project_id == project_id)
+            # Sort and cut the page on run ids and sort keys only, then load those runs:
+            # sorting whole rows (config, summary) of every match costs far more.
+            stmt = select(m.Run.id, *(expr.label(f"sort_{i}") for i, (expr, _) in
+                                      enumerate(parts))).where(m.Run.project_id == project_id)
             if join_target is not None:
                 stmt = stmt.outerjoin(join_target, join_on)
             if search.where is not None:
@@ -83,11 +85,14 @@ class SqlRunQueriesMixin:
                 stmt = stmt.where(after_key(parts, search.after))
             stmt = stmt.order_by(*(e.desc() if d else e.asc() for e, d in parts))
             rows = s.execute(stmt.limit(max(0, search.limit))).all()
+            runs = {r.id: r for r in s.scalars(
+                select(m.Run).where(m.Run.id.in_([row[0] for row in rows])))}
             names = self._names_for_project(s, project_id)
             # store.py imports this module: import its record mapper when first used.
             from runyard.stores.metadata.sql.store import _to_run_record
-            return [RunHit(_to_run_record(row[0], *names), tuple(plain(v) for v in row[1:]))
-                    for row in rows]
+            return [RunHit(_to_run_record(runs[row[0]], *names),
+                           tuple(plain(v) for v in row[1:])) for row in rows
+                    if row[0] in runs]  # a run deleted in between is left out
 
     def count_runs(self, entity: str, project: str, where: RunFilter | None) -> int:
         with self._tx() as s:

@@ -13,6 +13,7 @@ condition is two-valued (never SQL NULL), so negation is exact.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -26,10 +27,8 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    exists,
     false,
     func,
-    literal,
     not_,
     or_,
     select,
@@ -148,8 +147,15 @@ def value_rows(run_id: int, scope: str, text: str | None) -> list[dict[str, Any]
             continue
         seen.add(leaf.path)
         rows.append({"run_id": run_id, "scope": scope, "path": leaf.path, "kind": leaf.kind,
-                     "num_value": leaf.num, "str_value": leaf.text})
+                     "num_value": leaf.num, "str_value": leaf.text,
+                     "str_hash": None if leaf.text is None else str_hash(leaf.text)})
     return rows
+
+
+def str_hash(text: str) -> int:
+    """A signed 64-bit hash of a string value, the same in every process and database."""
+    digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 # filters ---------------------------------------------------------------------------------------
@@ -247,8 +253,9 @@ class SearchSql:
     def _value_exists(field: RunField, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         rv = m.RunValue
         paths = field.paths or (field.name,)
-        return exists(select(literal(1)).where(
-            rv.run_id == m.Run.id, rv.scope == field.source, rv.path.in_(paths), condition))
+        # IN rather than a correlated EXISTS: the database starts from the value's index.
+        return m.Run.id.in_(select(rv.run_id).where(
+            rv.scope == field.source, rv.path.in_(paths), condition))
 
     @staticmethod
     def _present(field: RunField) -> ColumnElement[bool]:
@@ -256,8 +263,8 @@ class SearchSql:
         rv = m.RunValue
         paths = field.paths or (field.name,)
         under = [rv.path.like(_like_prefix(p) + ".%", escape="/") for p in paths]
-        return exists(select(literal(1)).where(
-            rv.run_id == m.Run.id, rv.scope == field.source, or_(rv.path.in_(paths), *under)))
+        return m.Run.id.in_(select(rv.run_id).where(
+            rv.scope == field.source, or_(rv.path.in_(paths), *under)))
 
     def _value_condition(self, item: RunFilter) -> ColumnElement[bool]:
         field = item.field  # type: ignore[union-attr]
@@ -366,9 +373,13 @@ def _value_compare(op: str, value: Any) -> ColumnElement[bool]:
             return or_(finite, rv.kind == "-inf")
         return finite
     if isinstance(value, str):
+        if op == "eq":
+            return and_(rv.str_hash == str_hash(value), rv.kind == "str",
+                        _ops(rv.str_value, op, value))
         return and_(rv.kind == "str", _ops(rv.str_value, op, value))
     if isinstance(value, list) and op == "eq":
-        return and_(rv.kind == "json", rv.str_value == canonical(value))
+        text = canonical(value)
+        return and_(rv.str_hash == str_hash(text), rv.kind == "json", rv.str_value == text)
     raise BadRequest(f"cannot compare with {value!r}")
 
 

@@ -72,8 +72,9 @@ def _backfill() -> None:
         for run_id, config, summary in batch:
             rows += value_rows(run_id, "config", config)
             rows += value_rows(run_id, "summary", summary)
-        if rows:
-            conn.execute(sa.insert(values), rows)
+        if rows:  # the columns of this revision only (later ones add columns)
+            conn.execute(sa.insert(values), [{c.name: r[c.name] for c in values.columns}
+                                             for r in rows])
         last = batch[-1][0]
 
 

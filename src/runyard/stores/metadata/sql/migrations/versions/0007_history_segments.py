@@ -7,6 +7,8 @@ Create Date: 2026-11-29
 
 Every stored line moves, text for text, into ``history_segments`` (4,096 lines a segment),
 and ``series_watermarks`` becomes ``runs.sealed_lines``; the downgrade moves them back.
+String config and summary values get a 64-bit hash, and run values two indexes (filters
+start from the value).
 ``runs.write_token`` tells a server whether it wrote a run last.
 """
 
@@ -83,6 +85,36 @@ def upgrade() -> None:
         bind.execute(sa.update(runs).where(runs.c.id == run_id).values(sealed_lines=sealed))
     op.drop_table("series_watermarks")
 
+    with op.batch_alter_table("run_values", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("str_hash", sa.BigInteger(), nullable=True))
+        batch_op.create_index("ix_run_values_string", ["scope", "path", "str_hash"],
+                              unique=False)
+        batch_op.create_index("ix_run_values_number", ["scope", "path", "num_value"],
+                              unique=False)
+    _hash_strings(bind)
+
+
+def _hash_strings(bind: Any) -> None:
+    """Give the string values that exist already their hash."""
+    from runyard.stores.metadata.sql.run_search import str_hash
+
+    values = sa.table("run_values", sa.column("run_id"), sa.column("scope"),
+                      sa.column("path"), sa.column("str_value"), sa.column("str_hash"))
+    last: tuple[Any, ...] = (-1, "", "")
+    while True:
+        batch = bind.execute(
+            sa.select(values.c.run_id, values.c.scope, values.c.path, values.c.str_value)
+            .where(values.c.str_value.is_not(None),
+                   sa.tuple_(values.c.run_id, values.c.scope, values.c.path) > last)
+            .order_by(values.c.run_id, values.c.scope, values.c.path).limit(_LINES)).all()
+        if not batch:
+            return
+        for run_id, scope, path, text in batch:
+            bind.execute(sa.update(values).where(
+                values.c.run_id == run_id, values.c.scope == scope, values.c.path == path
+            ).values(str_hash=str_hash(text)))
+        last = tuple(batch[-1][:3])
+
 
 def _segment(run_id: int, piece: Any) -> dict[str, Any]:
     steps = [int(r[1]) for r in piece]
@@ -112,6 +144,10 @@ def downgrade() -> None:
                           .where(runs.c.sealed_lines > 0)).all()
     if sealed:
         bind.execute(sa.insert(marks), [{"run_id": r, "sealed_lines": n} for r, n in sealed])
+    with op.batch_alter_table("run_values", schema=None) as batch_op:
+        batch_op.drop_index("ix_run_values_number")
+        batch_op.drop_index("ix_run_values_string")
+        batch_op.drop_column("str_hash")
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.drop_column("write_token")
         batch_op.drop_column("sealed_lines")
