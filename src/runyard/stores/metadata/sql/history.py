@@ -9,9 +9,10 @@ segments it overlaps: the re-sent line replaces the stored one, as a row update 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import cast
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from runyard.history import segments
@@ -27,6 +28,11 @@ COMPACT_BELOW = 64
 _FETCH = 16
 
 T = HistorySegment
+#: Its table: inserts into it skip the ORM's bulk machinery.
+TABLE = cast(Table, HistorySegment.__table__)
+_INSERT = insert(TABLE)
+#: Where statements run: a session, or the plain connection of the file_stream write path.
+Db = Session | Connection
 
 
 def _pieces(records: Sequence[HistoryRecord]) -> Iterator[Sequence[HistoryRecord]]:
@@ -59,17 +65,17 @@ def record_of(line: StreamLine) -> HistoryRecord:
                          line.runtime, line.timestamp, line.text)
 
 
-def write_lines(s: Session, run_id: int, lines: Sequence[StreamLine], known_lines: int) -> None:
+def write_lines(s: Db, run_id: int, lines: Sequence[StreamLine], known_lines: int) -> None:
     """Store ``lines``; ``known_lines`` is the run's line count before them."""
     latest = {line.line_no: line for line in lines}  # a line twice in a request: the last
     records = [record_of(latest[n]) for n in sorted(latest)]
     if records[0].line_no < known_lines:
         records = _merged(s, run_id, records)
     rows = segment_rows(run_id, records, level=segments.FAST)
-    s.execute(insert(T), rows)
+    s.execute(_INSERT, rows)
 
 
-def _merged(s: Session, run_id: int, records: list[HistoryRecord]) -> list[HistoryRecord]:
+def _merged(s: Db, run_id: int, records: list[HistoryRecord]) -> list[HistoryRecord]:
     """Take the segments that overlap ``records`` out; their lines with ``records`` on top."""
     low, high = records[0].line_no, records[-1].line_no + 1
     overlapping = s.execute(select(T.start_line, T.data).where(
@@ -97,7 +103,7 @@ def decode(blob: bytes) -> list[HistoryRecord]:
         where.line_nos.tolist(), where.steps.tolist(), runtimes, times, texts, strict=True)]
 
 
-def _blobs(s: Session, run_id: int, starts: Sequence[int]) -> Iterator[bytes]:
+def _blobs(s: Db, run_id: int, starts: Sequence[int]) -> Iterator[bytes]:
     """The segments starting at ``starts``, in that order."""
     for i in range(0, len(starts), _FETCH):
         part = starts[i:i + _FETCH]
@@ -156,7 +162,7 @@ def tail(s: Session, run_id: int, count: int) -> list[HistoryRecord]:
     return out[-count:] if count else []
 
 
-def lines_from(s: Session, run_id: int, first_line: int) -> list[HistoryRecord]:
+def lines_from(s: Db, run_id: int, first_line: int) -> list[HistoryRecord]:
     """Every line from ``first_line`` on, in line order."""
     starts = [int(v) for v in s.scalars(select(T.start_line).where(
         T.run_id == run_id, T.end_line > first_line).order_by(T.start_line))]
@@ -195,7 +201,7 @@ def read_lines(s: Session, run_id: int, line_numbers: Iterable[int]) -> list[His
             if r.line_no in chosen]
 
 
-def compact(s: Session, run_id: int, first_line: int,
+def compact(s: Db, run_id: int, first_line: int,
             records: Sequence[HistoryRecord] | None = None) -> None:
     """Rewrite the segments from ``first_line`` on as few large ones, when they are many
     small ones (a client that sends a few lines a request). ``records``: their lines, when
@@ -212,4 +218,4 @@ def compact(s: Session, run_id: int, first_line: int,
     if len(kept) != lines:  # not the lines those segments hold: leave them as they are
         return
     s.execute(delete(T).where(T.run_id == run_id, T.start_line >= first))
-    s.execute(insert(T), segment_rows(run_id, kept, level=segments.COMPACT))
+    s.execute(insert(TABLE), segment_rows(run_id, kept, level=segments.COMPACT))

@@ -6,11 +6,11 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from runyard.history import chunks, codec
@@ -19,6 +19,7 @@ from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
 from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql.history import Db
 from runyard.stores.metadata.sql.models import SeriesChunk
 from runyard.stores.metadata.sql.pending import Block, PendingValues
 
@@ -27,6 +28,8 @@ SEAL_LINES = 1024
 #: Points per entry of the middle level of the pyramid.
 LOD_POINTS = 32
 MAX_KEY_LENGTH = 255
+#: The chunks' table: inserts into it skip the ORM's bulk machinery.
+CHUNKS = cast(Table, SeriesChunk.__table__)
 
 
 def loads(text: str) -> Any:
@@ -134,14 +137,15 @@ def _watermark(s: Session, run_id: int) -> int:
     return int(s.scalar(select(m.Run.sealed_lines).where(m.Run.id == run_id)) or 0)
 
 
-def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[StreamLine],
-                pending: PendingValues) -> None:
+def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
+                lowest_line: int, fresh: Sequence[StreamLine], pending: PendingValues) -> int:
     """Keep chunks in step with the lines after history lines from ``lowest_line`` changed
-    (``fresh`` are the lines just written). Once SEAL_LINES lines wait, they are sealed
-    into chunks and their segments compacted. The numbers come from memory when this
-    process parsed every waiting line (``pending``), else from the segments."""
-    run_id, line_count = run.id, run.history_line_count
-    sealed = was = run.sealed_lines or 0
+    (``fresh`` are the lines just written; the run now has ``line_count`` lines, those below
+    ``sealed`` sealed, and its row will carry ``stamp``). Once SEAL_LINES lines wait, they are
+    sealed into chunks and their segments compacted. The numbers come from memory when this
+    process parsed every waiting line (``pending``), else from the segments. Returns the
+    run's new count of sealed lines."""
+    was = sealed
     if lowest_line < sealed:  # lines already sealed were written again: reseal from there
         start = s.scalar(select(func.min(SeriesChunk.start_line)).where(
             SeriesChunk.run_id == run_id, SeriesChunk.end_line > lowest_line))
@@ -154,7 +158,7 @@ def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[Stream
     if sealed != was or (ordered and ordered[-1].line_no + 1 != line_count):
         pending.forget(run_id)  # a rewrite or a gap: the segments decide
     else:
-        pending.add(run_id, sealed, ordered, run.write_token)
+        pending.add(run_id, sealed, ordered, stamp)
     if line_count - sealed >= SEAL_LINES:
         block = pending.block(run_id, sealed, line_count)
         if block is not None:
@@ -176,11 +180,10 @@ def after_write(s: Session, run: m.Run, lowest_line: int, fresh: Sequence[Stream
                       parsed[at:end])
             history.compact(s, run_id, sealed, records)
         sealed = line_count
-    if sealed != was:
-        run.sealed_lines = sealed
+    return sealed
 
 
-def _seal(s: Session, run_id: int, start: int, end: int, parsed: Parsed) -> None:
+def _seal(s: Db, run_id: int, start: int, end: int, parsed: Parsed) -> None:
     block = _uniform_block(parsed)
     if block is not None:  # the usual log: every metric in every line, all at once
         _seal_block(s, run_id, start, end, block)
@@ -190,10 +193,10 @@ def _seal(s: Session, run_id: int, start: int, end: int, parsed: Parsed) -> None
                                        LOD_POINTS)[0])
             for key, (step_arr, value_arr, time_arr) in _points_by_key(parsed).items()]
     if rows:
-        s.execute(insert(SeriesChunk), rows)
+        s.execute(insert(CHUNKS), rows)
 
 
-def _seal_block(s: Session, run_id: int, start: int, end: int, block: Block) -> None:
+def _seal_block(s: Db, run_id: int, start: int, end: int, block: Block) -> None:
     keys, steps, times, matrix = block
     columns = [i for i, key in enumerate(keys)
                if not (key.startswith("_") and key != "_runtime") and len(key) <= MAX_KEY_LENGTH]
@@ -201,7 +204,7 @@ def _seal_block(s: Session, run_id: int, start: int, end: int, block: Block) -> 
         return
     payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix[:, columns]),
                                LOD_POINTS)
-    s.execute(insert(SeriesChunk), [
+    s.execute(insert(CHUNKS), [
         _chunk_row(run_id, keys[i], start, end, steps, payload)
         for i, payload in zip(columns, payloads, strict=True)])
 

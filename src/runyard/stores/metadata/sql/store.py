@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -13,13 +12,13 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
     create_engine,
     delete,
     event,
     func,
-    insert,
     or_,
     select,
     text,
@@ -44,10 +43,9 @@ from runyard.stores.metadata.base import (
     RunQuery,
     RunRecord,
     StreamBatch,
-    StreamLine,
     UserRecord,
 )
-from runyard.stores.metadata.sql import history, series
+from runyard.stores.metadata.sql import history, series, streams
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
 from runyard.stores.metadata.sql.pending import PendingValues
@@ -135,6 +133,18 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             with (self._write_lock if write else contextlib.nullcontext()), \
                     self._sessions() as session, session.begin():
                 yield session
+        except IntegrityError as exc:
+            raise Conflict("the request conflicts with stored data") from exc
+        except (OperationalError, SAInterfaceError) as exc:
+            raise Unavailable("the metadata database is unavailable") from exc
+
+    @contextmanager
+    def _write_conn(self) -> Iterator[Connection]:
+        """A write transaction on a plain connection (no session), with the errors and the
+        SQLite write lock of ``_tx``."""
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                yield conn
         except IntegrityError as exc:
             raise Conflict("the request conflicts with stored data") from exc
         except (OperationalError, SAInterfaceError) as exc:
@@ -354,76 +364,35 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
 
     def apply_streams(self, items: Sequence[tuple[int, StreamBatch]], now: float
                       ) -> list[RunRecord | RunyardError]:
-        with self._tx(write=True) as s:
-            # Lock the runs in id order (no deadlock between two groups), then apply each.
-            ids = sorted({run_id for run_id, _ in items})
-            runs = {r.id: r for r in s.scalars(
-                select(m.Run).where(m.Run.id.in_(ids)).order_by(m.Run.id).with_for_update())}
-            applied: list[m.Run | None] = []
-            for run_id, batch in items:
-                run = runs.get(run_id)
-                if run is not None:
-                    self._apply_one(s, run, batch, now)
-                applied.append(run)
-            s.flush()
-            return [NotFound("run does not exist") if run is None else self._run_record(s, run)
-                    for run in applied]
+        """Apply a group of requests in one transaction (sql/streams.py: Core, no ORM)."""
+        with self._write_conn() as conn:
+            runs = streams.lock_runs(conn, (run_id for run_id, _ in items))
+            session: Session | None = None
 
-    def _apply_one(self, s: Session, run: m.Run, batch: StreamBatch, now: float) -> None:
-        run_id = run.id
-        self._pending.check(run_id, run.write_token)
-        if batch.history:
-            known = run.history_line_count
-            history.write_lines(s, run_id, batch.history, known)
-            fresh = [ln for ln in batch.history if ln.line_no >= known]
-            if fresh:
-                run.history_keys = _merge_key_stats(run.history_keys, fresh)
-            run.history_line_count = max(known, max(ln.line_no for ln in batch.history) + 1)
-            steps = [ln.step for ln in batch.history if ln.step is not None]
-            if steps:
-                run.last_step = max(steps + ([run.last_step] if run.last_step else []))
-            series.after_write(s, run, min(ln.line_no for ln in batch.history), batch.history,
-                               self._pending)
-        if batch.events:
-            _replace_lines(s, m.EventRow, run_id, [
-                {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
-                 "timestamp": ln.timestamp, "data": ln.text}
-                for ln in batch.events
-            ])
-            run.events_line_count = max(
-                run.events_line_count, max(ln.line_no for ln in batch.events) + 1)
-        if batch.console:
-            _replace_lines(s, m.ConsoleLine, run_id, [
-                {"run_id": run_id, "line_no": no, "content": json.dumps(content)}
-                for no, content in batch.console
-            ])
-            run.log_line_count = max(
-                run.log_line_count, max(no for no, _ in batch.console) + 1)
-        if batch.summary is not None and batch.summary != run.summary:
-            run.summary = batch.summary
-            index_values(s, run_id, "summary", batch.summary)
-        if batch.uploaded:
-            s.execute(
-                update(m.RunFile)
-                .where(m.RunFile.run_id == run_id, m.RunFile.name.in_(batch.uploaded))
-                .values(uploaded=True, updated_at=now)
-            )
-        run.heartbeat_at = now
-        run.updated_at = now
-        if batch.history:
-            run.write_token = secrets.randbits(62)
-            self._pending.touch(run_id, run.write_token)
-        if batch.complete:
-            run.exit_code = batch.exit_code
-            if (batch.exit_code or 0) == 0:
-                run.state = "finished"
-            else:
-                run.state = "killed" if run.stop_requested else "failed"
-            run.finished_at = now
-        elif batch.preempting:
-            run.state = "preempting"
-        elif run.state in ("crashed", "preempting"):
-            run.state = "running"
+            def index_summary(run_id: int, summary: str) -> None:
+                nonlocal session
+                if session is None:  # index_values takes a session: one on this transaction
+                    session = Session(bind=conn)
+                index_values(session, run_id, "summary", summary)
+
+            try:
+                for run_id, batch in items:
+                    run = runs.get(run_id)
+                    if run is not None:
+                        streams.apply_one(conn, run, batch, now, self._pending, index_summary)
+            finally:
+                if session is not None:
+                    session.close()  # bound to our transaction: leaves it to us
+            streams.save(conn, runs.values())
+            results: list[RunRecord | RunyardError] = []
+            for run_id, _ in items:
+                run = runs.get(run_id)
+                if run is None:
+                    results.append(NotFound("run does not exist"))
+                else:
+                    names = self._names_for_project(conn, int(run["project_id"]))
+                    results.append(streams.record(run.values, *names))
+            return results
 
     def read_history(
         self, run_id: int, *, min_step: int | None, max_step: int | None, limit: int,
@@ -568,7 +537,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             return _file_record(row) if row else None
 
     # helpers -----------------------------------------------------------------------------
-    def _names_for_project(self, s: Session, project_id: int) -> tuple[str, str]:
+    def _names_for_project(self, s: Session | Connection, project_id: int) -> tuple[str, str]:
         """(entity, project) names; they never change, so they are remembered."""
         names = self._project_names.get(project_id)
         if names is None:
@@ -715,28 +684,6 @@ def _index_fields(s: Session, run: m.Run, fields: RunFields, *, new_run: bool = 
 def _flavor(engine: Engine) -> str:
     dialect = engine.dialect
     return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
-
-
-def _replace_lines(s: Session, table: Any, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """Write lines at their offsets; a line re-sent at a known offset replaces the old one."""
-    numbers = [r["line_no"] for r in rows]
-    s.execute(delete(table).where(table.run_id == run_id,
-                                  table.line_no >= min(numbers), table.line_no <= max(numbers),
-                                  table.line_no.in_(numbers)))
-    s.execute(insert(table), rows)
-
-
-def _merge_key_stats(raw: str, lines: Sequence[StreamLine]) -> str:
-    stats: dict[str, dict[str, int]] = json.loads(raw or "{}")
-    shapes: dict[int, tuple[dict[str, str], int]] = {}
-    for line in lines:  # lines of one shape share their key->type dict
-        shape, seen = shapes.get(id(line.keys), (line.keys, 0))
-        shapes[id(line.keys)] = (shape, seen + 1)
-    for shape, seen in shapes.values():
-        for key, type_name in shape.items():
-            counts = stats.setdefault(key, {})
-            counts[type_name] = counts.get(type_name, 0) + seen
-    return json.dumps(stats, separators=(",", ":"), sort_keys=True)
 
 
 def _to_run_record(run: m.Run, entity: str, project: str) -> RunRecord:
