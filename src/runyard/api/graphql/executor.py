@@ -26,6 +26,7 @@ from graphql import (
 )
 
 from runyard.api.graphql.context import Context
+from runyard.api.graphql.fast_fields import FastFieldsExecutionContext
 from runyard.api.graphql.resolvers import RESOLVERS
 from runyard.api.graphql.scalars import bind_scalars
 from runyard.errors import BadRequest, RunyardError, Unavailable
@@ -95,7 +96,8 @@ class GraphQLService:
         """Run one request (synchronously; call from a worker thread)."""
         document = self._documents.get(query)
         result = execute(self.schema, document, variable_values=variables,
-                         operation_name=operation_name or None, context_value=context)
+                         operation_name=operation_name or None, context_value=context,
+                         execution_context_class=FastFieldsExecutionContext)
         if not isinstance(result, ExecutionResult):
             raise RuntimeError("resolvers must be synchronous")
         if result.errors and result.data is None and all(e.path is None for e in result.errors):
