@@ -83,14 +83,14 @@ def _levels(steps: I64, times: F64, matrix: F64, starts: I64) -> list[bytes]:
 
 def _points(steps: I64, times: F64, matrix: F64) -> list[bytes]:
     n, width = matrix.shape
-    step_planes = _planes(np.diff(steps, prepend=np.int64(0)).astype("<i8"))
-    time_planes = _planes(np.diff(times, prepend=np.float64(0)).astype("<f8"))
+    step_planes = codec.step_bytes(steps)
+    (time_places,) = codec.decimal_places(times.reshape(-1, 1))
+    time_planes = codec.column_bytes(times, time_places, as_deltas=True)
+    places = codec.decimal_places(matrix)
     values = np.ascontiguousarray(matrix.T).astype("<f8").view(np.uint8).reshape(width, n, 8)
     value_planes = values.transpose(0, 2, 1)
-    header = codec.header(n)
-    return [header + zstd.compress(step_planes + value_planes[k].tobytes() + time_planes, 1)
+    return [codec.payload(n, places[k], time_places, step_planes,
+                          value_planes[k].tobytes() if places[k] < 0 else
+                          codec.column_bytes(matrix[:, k], places[k], as_deltas=False),
+                          time_planes)
             for k in range(width)]
-
-
-def _planes(column: npt.NDArray[np.generic]) -> bytes:
-    return column.view(np.uint8).reshape(-1, 8).T.tobytes()
