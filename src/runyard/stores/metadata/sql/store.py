@@ -592,6 +592,10 @@ def _is_auth_error(exc: Exception) -> bool:
     return "password authentication failed" in text or "Access denied for user" in text
 
 
+#: Bytes of SQLite's write-ahead log kept on disk once checkpointed (it grows again as needed).
+WAL_SIZE_LIMIT = 0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -599,6 +603,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # Checkpoints run in the background (_Checkpointer), not inside a writer's commit.
     cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # A checkpointed log is cut back when writing starts over at its beginning, instead of
+    # keeping the size of the largest burst on disk for good.
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 
