@@ -196,6 +196,35 @@ def test_resending_a_chunk_writes_no_duplicates(metadata_store: MetadataStore) -
         (0, "a"), (1, "b"), (2, "c")]
 
 
+def test_a_group_of_requests_is_applied_in_order_in_one_call(
+        metadata_store: MetadataStore) -> None:
+    """apply_streams (group commit): requests for one run follow each other, every request
+    gets its own answer, an unknown run fails only its own slot, and what is stored matches
+    the answers."""
+    a, b = run(metadata_store, "ga"), run(metadata_store, "gb")
+    summary = '{"acc": 0.5}'
+    results = metadata_store.apply_streams([
+        (a.id, history(0, steps([0, 1]))),
+        (b.id, StreamBatch(summary=summary, console=[(0, "hi")])),
+        (a.id + b.id + 1000, history(0, steps([0]))),
+        (a.id, history(2, steps([2, 3]))),
+        (b.id, StreamBatch(preempting=True)),
+    ], T0)
+    first_a, first_b, missing, second_a, second_b = results
+    assert isinstance(missing, NotFound)
+    assert all(isinstance(r, RunRecord) for r in (first_a, first_b, second_a, second_b))
+    assert isinstance(second_a, RunRecord)
+    assert isinstance(second_b, RunRecord)
+    assert (second_a.history_line_count, second_a.last_step) == (4, 3)
+    assert json.loads(second_a.history_keys)["v"] == {"number": 4}
+    assert (second_b.summary, second_b.log_line_count, second_b.state) == (
+        summary, 1, "preempting")
+    assert second_a == reread(metadata_store, a.id)
+    assert second_b == reread(metadata_store, b.id)
+    assert rows(metadata_store, a.id) == list(enumerate(steps([0, 1, 2, 3])))
+    assert metadata_store.list_runs(ENTITY, PROJECT, RunQuery(state="preempting"))[1] == 1
+
+
 def test_overlapping_offsets_keep_the_later_content(metadata_store: MetadataStore) -> None:
     created = run(metadata_store)
     old = [json.dumps({"_step": i, "old": i}) for i in range(5)]       # lines 0..4
