@@ -634,11 +634,20 @@ class _Checkpointer:
 
     def _run(self) -> None:
         rounds = self.ANALYZE_EVERY - 10  # the first statistics ten seconds after start
+        last_frames = -1
         while not self._stop.wait(self.INTERVAL):
             rounds += 1
             try:
                 with self._engine.connect() as conn:
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                    _busy, frames, copied = conn.exec_driver_sql(
+                        "PRAGMA wal_checkpoint(PASSIVE)").one()
+                    if 0 < frames == copied == last_frames:
+                        # Nothing written for a whole round and all of it copied: the
+                        # idle database gives the log's disk space back (a no-op wait
+                        # for nobody, since no one is writing).
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                        frames = 0
+                    last_frames = frames
                     if rounds >= self.ANALYZE_EVERY:
                         rounds = 0
                         conn.exec_driver_sql("PRAGMA analysis_limit=400")
