@@ -285,6 +285,13 @@ def test_cache_from_url_chooses_by_scheme_without_io() -> None:
     assert cache_from_url("memory://").prefix == "runyard:"
 
 
+def test_only_a_cache_all_replicas_reach_is_shared() -> None:
+    """Readers trust generation counters instead of the database only on a shared cache."""
+    assert not cache_from_url("memory://").shared
+    assert cache_from_url("redis://127.0.0.1:1").shared
+    assert cache_from_url("rediss://cache.example.invalid:6379/0").shared
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -33,6 +33,11 @@ def key_part(value: object) -> str:
 class Cache(abc.ABC):
     """Constructors do no I/O; ``open`` connects (and never fails because a server is down)."""
 
+    #: True when every server process sharing the database also shares this cache's entries
+    #: and counters, so a counter bumped by one replica's write is seen by all. Only then may
+    #: a reader trust a generation counter instead of asking the database.
+    shared: bool = False
+
     def __init__(self, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.prefix = prefix
 

@@ -58,6 +58,8 @@ class _Skipped(Exception):
 
 
 class RedisCache(Cache):
+    shared = True
+
     def __init__(
         self,
         url: str,

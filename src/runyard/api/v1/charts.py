@@ -4,11 +4,25 @@ Each (run, metric) series comes back as at most ``buckets`` buckets; each bucket
 exact aggregate (min, max, mean, first, last, count, first wall time) of the points logged
 between its ``step`` and ``last_step``. Results are cached per run and invalidated by new
 history lines (the cache key holds the run's line count).
+
+A cached answer must still be current, whichever replica took the last write:
+
+- with a shared cache (Redis) the whole answer is also cached under the project's generation
+  counter, which every history write bumps (``Runtime.project_changed``, called by
+  ``file_stream`` once the lines are committed) on the cache all replicas read, so a hit
+  needs no database query;
+- otherwise (``memory://`` is per process: another replica's write bumps only its own
+  counter) each request reads the runs' line counts, all in one small query
+  (``history_versions``), and the per-run entries are keyed by them.
+
+Every answer carries an ``ETag`` made of those versions; a client that revalidates
+(``If-None-Match``) gets ``304 Not Modified`` without the series being read or sent.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import anyio
@@ -20,12 +34,18 @@ from runyard.api.http.common import CurrentUser, check_entity_access, runtime_of
 from runyard.cache.base import key_part
 from runyard.errors import BadRequest, NotFound
 from runyard.history.query import DEFAULT_BUCKETS, SeriesQuery
+from runyard.stores.metadata.versions import history_versions
 
 router = APIRouter(prefix="/api/v1", tags=["charts"])
 
 MAX_RUNS = 200
 MAX_KEYS = 100
 CHART_TTL = 600.0
+#: Whole answers under a project generation (shared caches only). Shorter than the per-run
+#: entries: it bounds how long a bump lost to a cache outage can leave an answer stale.
+VIEW_TTL = 60.0
+#: Answers are private to the caller and must be revalidated before each reuse.
+CACHE_CONTROL = "private, no-cache"
 Step = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 
 
@@ -61,26 +81,63 @@ async def chart_series(
     if len(runs) > MAX_RUNS or len(keys) > MAX_KEYS:
         raise BadRequest(f"at most {MAX_RUNS} runs and {MAX_KEYS} keys per request")
     runtime = runtime_of(request)
-    store = runtime.store
+    store, cache = runtime.store, runtime.cache
+    names = tuple(dict.fromkeys(runs))
     query = SeriesQuery(keys=tuple(dict.fromkeys(keys)), min_step=min_step, max_step=max_step,
                         buckets=buckets)
     query_key = key_part(query)
-    parts: list[bytes] = []
-    for run_name in dict.fromkeys(runs):
-        record = await anyio.to_thread.run_sync(store.get_run, entity, project, run_name)
-        if record is None:
+    view_key = None
+    if cache.shared:
+        # Read before the database: a write committed after this read bumps the generation,
+        # so whatever is cached under it below is never served after that write returned.
+        generation = await runtime.project_generation(entity, project)
+        view_key = f"chartview:{entity}/{project}:{generation}:{key_part((names, query_key))}"
+        cached = await cache.get(view_key)
+        if cached is not None:
+            tag, _, cached_body = cached.partition(b"\n")
+            return _answer(request, tag.decode("ascii"), cached_body)
+    versions = await anyio.to_thread.run_sync(history_versions, store, entity, project, names)
+    for run_name in names:
+        if run_name not in versions:
             raise NotFound(f"run {entity}/{project}/{run_name} does not exist")
-        key = f"chart:{record.id}:{record.history_line_count}:{query_key}"
+    part_keys = [f"chart:{versions[n][0]}:{versions[n][1]}:{query_key}" for n in names]
+    etag = f'"{key_part((names, part_keys))}"'
+    if _matches(request.headers.get("if-none-match"), etag):
+        return _not_modified(etag)
+    parts: list[bytes] = []
+    for run_name, key in zip(names, part_keys, strict=True):
 
-        async def compute(run_id: int = record.id, name: str = run_name) -> bytes:
+        async def compute(run_id: int = versions[run_name][0], name: str = run_name) -> bytes:
             series = await anyio.to_thread.run_sync(store.read_series, run_id, query)
             return ",".join(_series_json(name, k, v.to_json())
                             for k, v in series.items()).encode()
 
-        part = await runtime.cache.get_or_compute(key, CHART_TTL, compute)
+        part = await cache.get_or_compute(key, CHART_TTL, compute)
         if part:
             parts.append(part)
-    return Response(b'{"series":[' + b",".join(parts) + b"]}", media_type="application/json")
+    body = b'{"series":[' + b",".join(parts) + b"]}"
+    if view_key is not None:
+        await cache.set(view_key, etag.encode("ascii") + b"\n" + body, VIEW_TTL)
+    return _answer(request, etag, body)
+
+
+def _answer(request: Request, etag: str, body: bytes) -> Response:
+    if _matches(request.headers.get("if-none-match"), etag):
+        return _not_modified(etag)
+    return Response(body, media_type="application/json",
+                    headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+
+
+def _not_modified(etag: str) -> Response:
+    return Response(status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks)."""
+    if not if_none_match:
+        return False
+    tags: Sequence[str] = [t.strip() for t in if_none_match.split(",")]
+    return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
 
 
 def _series_json(run: str, key: str, columns: dict[str, Any]) -> str:
