@@ -233,6 +233,30 @@ def test_filtered_pages_and_counts(metadata_store: MetadataStore) -> None:
     assert metadata_store.count_runs(ENTITY, PROJECT, where) == 20
 
 
+@pytest.mark.parametrize("filters", [None, {"summary_metrics.acc": {"$gte": 0.5}},
+                                     {"config.i": {"$gt": 99}}])
+def test_counted_search_is_the_page_and_the_count(metadata_store: MetadataStore,
+                                                  filters: Any) -> None:
+    """search_runs_counted = search_runs + count_runs, on every page (the first page counts
+    in its own query, later ones with a cursor count apart) and with an empty page."""
+    world = World(metadata_store)
+    for i in range(30):
+        world.run(f"c{i:02d}", config={"i": i}, summary={"acc": i / 30} if i % 4 else {})
+    counted = getattr(metadata_store, "search_runs_counted", None)
+    if counted is None:
+        pytest.skip("this store has no counted search")
+    where = parse_filters(json.dumps(filters) if filters is not None else None)
+    order = parse_order("-summary_metrics.acc")
+    expected_total = metadata_store.count_runs(ENTITY, PROJECT, where)
+    after = None
+    for limit in (7, 7, 7, 7, 7, 0):
+        search = RunSearch(where=where, order=order, limit=limit, after=after)
+        hits, total = counted(ENTITY, PROJECT, search)
+        assert total == expected_total
+        assert hits == metadata_store.search_runs(ENTITY, PROJECT, search)
+        after = hits[-1].sort_key if hits else after
+
+
 def test_search_of_a_missing_project_is_not_found(metadata_store: MetadataStore) -> None:
     World(metadata_store)
     with pytest.raises(NotFound):

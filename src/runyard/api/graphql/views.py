@@ -14,11 +14,13 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from runyard.api.graphql import run_reads
+from runyard.api.graphql import run_reads, runs_page
 from runyard.api.graphql.artifact_views import ProjectArtifactsMixin, RunArtifactsMixin
 from runyard.api.graphql.context import Context
+from runyard.api.graphql.runs_page import CountedRunSearch
 from runyard.domain import ids
 from runyard.domain.run_filters import decode_cursor, encode_cursor, parse_filters, parse_order
+from runyard.errors import RunyardError
 from runyard.stores.metadata.base import (
     FileRecord,
     ProjectRecord,
@@ -68,8 +70,10 @@ class UserView:
 
 
 class ProjectView(ProjectArtifactsMixin):
-    def __init__(self, record: ProjectRecord) -> None:
+    def __init__(self, record: ProjectRecord, selected_by: Info | None = None) -> None:
         self._record = record
+        #: The resolve info of the field that returned this project (see runs_page).
+        self._selected_by = selected_by
         self.id = ids.encode("Project", record.id)
         self.internalId = str(record.id)
         self.name = record.name
@@ -91,23 +95,53 @@ class ProjectView(ProjectArtifactsMixin):
         return UserView(record) if record else None
 
     def runCount(self, info: Info, filters: str | None = None) -> int:
-        return ctx_of(info).runtime.store.count_runs(
-            self._record.entity, self._record.name, parse_filters(filters))
+        context = ctx_of(info)
+        store = context.runtime.store
+        arguments = (runs_page.sibling_runs_arguments(self._selected_by)
+                     if self._selected_by is not None else None)
+        if (arguments is not None and arguments.get("filters") == filters
+                and not arguments.get("after") and isinstance(store, CountedRunSearch)):
+            try:
+                page, total = self._runs_page(info, counted=True, **arguments)
+            except RunyardError:
+                pass  # a bad argument of runs: its own field reports it
+            else:
+                context.cache[runs_page.page_key(self._record.id, arguments)] = page
+                return total
+        return store.count_runs(self._record.entity, self._record.name,
+                                parse_filters(filters))
 
     def runs(self, info: Info, filters: str | None = None, after: str | None = None,
              first: int | None = None, order: str | None = None) -> dict[str, Any]:
         """api.runs(): a page of runs in a stable order; cursors carry the sort key."""
+        key = runs_page.page_key(self._record.id, {"filters": filters, "after": after,
+                                                   "first": first, "order": order})
+        cached: dict[str, Any] | None = ctx_of(info).cache.pop(key, None)
+        if cached is not None:  # read with runCount
+            return cached
+        return self._runs_page(info, filters=filters, after=after, first=first,
+                               order=order)[0]
+
+    def _runs_page(self, info: Info, *, filters: str | None = None, after: str | None = None,
+                   first: int | None = None, order: str | None = None,
+                   counted: bool = False) -> tuple[dict[str, Any], int]:
+        """The page of ``runs``, and with ``counted`` the number of matching runs."""
         run_order = parse_order(order)
         limit = run_reads.page_size(first, DEFAULT_RUNS_PAGE, MAX_RUNS_PAGE)
         search = RunSearch(where=parse_filters(filters), order=run_order, limit=limit + 1,
                            after=decode_cursor(run_order, after))
-        hits = ctx_of(info).runtime.store.search_runs(
-            self._record.entity, self._record.name, search)
+        store = ctx_of(info).runtime.store
+        total = 0
+        if counted and isinstance(store, CountedRunSearch):
+            hits, total = store.search_runs_counted(self._record.entity, self._record.name,
+                                                    search)
+        else:
+            hits = store.search_runs(self._record.entity, self._record.name, search)
         edges = [{"node": RunView(h.run), "cursor": encode_cursor(run_order, h.sort_key)}
                  for h in hits[:limit]]
         return {"edges": edges,
                 "pageInfo": page_info(str(edges[-1]["cursor"]) if edges else after,
-                                      len(hits) > limit)}
+                                      len(hits) > limit)}, total
 
 
 class RunView(RunArtifactsMixin):

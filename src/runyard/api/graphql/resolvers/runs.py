@@ -83,7 +83,7 @@ def model(_root: Any, info: Info, name: str | None = None,
     if not context.can_access(entity):
         return None
     record = context.runtime.store.get_project(entity, name or DEFAULT_PROJECT)
-    return ProjectView(record) if record else None
+    return ProjectView(record, selected_by=info) if record else None
 
 
 RESOLVERS: dict[str, Callable[..., Any]] = {

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from runyard.errors import NotFound
@@ -70,37 +70,72 @@ class SqlRunQueriesMixin:
 
     def search_runs(self, entity: str, project: str, search: RunSearch) -> list[RunHit]:
         with self._tx() as s:
-            project_id = self._project_id(s, entity, project)
-            sql = SearchSql(self._flavor())
-            parts, join_target, join_on = sql.order(search.order)
-            # Sort and cut the page on run ids and sort keys only, then load those runs:
-            # sorting whole rows (config, summary) of every match costs far more.
-            stmt = select(m.Run.id, *(expr.label(f"sort_{i}") for i, (expr, _) in
-                                      enumerate(parts))).where(m.Run.project_id == project_id)
-            if join_target is not None:
-                stmt = stmt.outerjoin(join_target, join_on)
-            if search.where is not None:
-                stmt = stmt.where(sql.where(search.where))
-            if search.after is not None:
-                stmt = stmt.where(after_key(parts, search.after))
-            stmt = stmt.order_by(*(e.desc() if d else e.asc() for e, d in parts))
-            rows = s.execute(stmt.limit(max(0, search.limit))).all()
-            runs = {r.id: r for r in s.scalars(
-                select(m.Run).where(m.Run.id.in_([row[0] for row in rows])))}
-            names = self._names_for_project(s, project_id)
-            # store.py imports this module: import its record mapper when first used.
-            from runyard.stores.metadata.sql.store import _to_run_record
-            return [RunHit(_to_run_record(runs[row[0]], *names),
-                           tuple(plain(v) for v in row[1:])) for row in rows
-                    if row[0] in runs]  # a run deleted in between is left out
+            return self._search(s, self._project_id(s, entity, project), search, False)[0]
+
+    def search_runs_counted(self, entity: str, project: str, search: RunSearch
+                            ) -> tuple[list[RunHit], int]:
+        """A page as ``search_runs`` returns it, and how many runs match ``search.where``
+        (what ``count_runs`` returns), read together. The first page of ``api.runs()`` asks
+        for both; on the first page the count comes with the page's query (a window count
+        over the rows it sorts anyway) instead of a second pass over the matching runs."""
+        with self._tx() as s:
+            return self._search(s, self._project_id(s, entity, project), search, True)
+
+    def _search(self, s: Session, project_id: int, search: RunSearch, counted: bool
+                ) -> tuple[list[RunHit], int]:
+        sql = SearchSql(self._flavor())
+        where = sql.where(search.where) if search.where is not None else None
+        parts, join_target, join_on = sql.order(search.order)
+        # Sort and cut the page on run ids and sort keys only, then load those runs:
+        # sorting whole rows (config, summary) of every match costs far more.
+        columns = [m.Run.id, *(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(parts))]
+        # Without a cursor the query sorts every matching run: counting them is free.
+        windowed = counted and search.after is None and search.limit > 0
+        if windowed:
+            columns.append(func.count().over().label("total"))
+        stmt = select(*columns).where(m.Run.project_id == project_id)
+        if join_target is not None:
+            stmt = stmt.outerjoin(join_target, join_on)
+        if where is not None:
+            stmt = stmt.where(where)
+        if search.after is not None:
+            stmt = stmt.where(after_key(parts, search.after))
+        stmt = stmt.order_by(*(e.desc() if d else e.asc() for e, d in parts))
+        rows: Sequence[Any] = s.execute(stmt.limit(max(0, search.limit))).all()
+        total = 0
+        if windowed:
+            total = int(rows[0][-1]) if rows else 0
+            rows = [row[:-1] for row in rows]
+        elif counted:
+            total = self._count(s, project_id, where)
+        hits = self._load_hits(s, project_id, rows)
+        return hits, total
+
+    def _load_hits(self, s: Session, project_id: int, rows: Sequence[Any]) -> list[RunHit]:
+        """The runs of a page by id, each with its sort key (``rows``: id, sort key...)."""
+        if not rows:
+            return []
+        runs = {r.id: r for r in s.scalars(
+            select(m.Run).where(m.Run.id.in_([row[0] for row in rows])))}
+        names = self._names_for_project(s, project_id)
+        # store.py imports this module: import its record mapper when first used.
+        from runyard.stores.metadata.sql.store import _to_run_record
+        return [RunHit(_to_run_record(runs[row[0]], *names),
+                       tuple(plain(v) for v in row[1:])) for row in rows
+                if row[0] in runs]  # a run deleted in between is left out
 
     def count_runs(self, entity: str, project: str, where: RunFilter | None) -> int:
         with self._tx() as s:
             project_id = self._project_id(s, entity, project)
-            stmt = select(func.count()).select_from(m.Run).where(m.Run.project_id == project_id)
-            if where is not None:
-                stmt = stmt.where(SearchSql(self._flavor()).where(where))
-            return int(s.scalar(stmt) or 0)
+            return self._count(s, project_id, None if where is None
+                               else SearchSql(self._flavor()).where(where))
+
+    @staticmethod
+    def _count(s: Session, project_id: int, where: ColumnElement[bool] | None) -> int:
+        stmt = select(func.count()).select_from(m.Run).where(m.Run.project_id == project_id)
+        if where is not None:
+            stmt = stmt.where(where)
+        return int(s.scalar(stmt) or 0)
 
     # deletion ------------------------------------------------------------------------------
     def delete_run(self, run_id: int) -> list[str]:
