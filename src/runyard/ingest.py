@@ -81,34 +81,32 @@ class StreamWriter:
             self._apply(group)
 
     def _apply(self, group: list[_Request]) -> None:
+        answers: list[tuple[_Request, Outcome]] = []
         ready: list[tuple[_Request, int, StreamBatch]] = []
         for request in group:
             try:
                 ready.append((request, *self._prepare(request)))
             except RunyardError as exc:
-                _answer(request, exc)
-        if not ready:
-            return
-        try:
-            results = self._store.apply_streams([(rid, b) for _, rid, b in ready], time.time())
-        except RunyardError as exc:
-            for request, _, _ in ready:
-                _answer(request, exc)
-            return
-        except Exception:
-            log.exception("stream write failed")
-            for request, _, _ in ready:
-                _answer(request, Unavailable("could not store the stream; retry"))
-            return
+                answers.append((request, exc))
         retry: list[_Request] = []
-        for (request, _, batch), result in zip(ready, results, strict=True):
-            if isinstance(result, NotFound):
-                self._forget(request.path)  # deleted, perhaps created again: look up anew
-                retry.append(request)
-            elif isinstance(result, RunyardError):
-                _answer(request, result)
-            else:
-                _answer(request, (batch, result))
+        if ready:
+            try:
+                results = self._store.apply_streams([(rid, b) for _, rid, b in ready],
+                                                    time.time())
+            except RunyardError as exc:
+                results = [exc] * len(ready)
+            except Exception:
+                log.exception("stream write failed")
+                results = [Unavailable("could not store the stream; retry")] * len(ready)
+            for (request, _, batch), result in zip(ready, results, strict=True):
+                if isinstance(result, NotFound):
+                    self._forget(request.path)  # deleted, perhaps created again: look up anew
+                    retry.append(request)
+                elif isinstance(result, RunyardError):
+                    answers.append((request, result))
+                else:
+                    answers.append((request, (batch, result)))
+        _answer_all(answers)
         for request in retry:
             self._apply_alone(request)
 
@@ -128,13 +126,28 @@ class StreamWriter:
             _answer(request, exc)
 
 
-def _answer(request: _Request, outcome: tuple[StreamBatch, RunRecord] | RunyardError) -> None:
-    def settle() -> None:
+Outcome = tuple[StreamBatch, RunRecord] | RunyardError
+
+
+def _answer(request: _Request, outcome: Outcome) -> None:
+    _answer_all([(request, outcome)])
+
+
+def _answer_all(answers: list[tuple[_Request, Outcome]]) -> None:
+    """Settle the requests' futures: one wake-up of each event loop for the whole group,
+    not one per request."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Request, Outcome]]] = {}
+    for request, outcome in answers:
+        by_loop.setdefault(request.loop, []).append((request, outcome))
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(answers: list[tuple[_Request, Outcome]]) -> None:
+    for request, outcome in answers:
         if request.future.done():
-            return
+            continue
         if isinstance(outcome, RunyardError):
             request.future.set_exception(outcome)
         else:
             request.future.set_result(outcome)
-
-    request.loop.call_soon_threadsafe(settle)
