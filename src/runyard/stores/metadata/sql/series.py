@@ -26,7 +26,7 @@ from runyard.stores.metadata.sql.pending import Block, PendingValues
 #: History lines per chunk: the unsealed tail a chart query parses is shorter than this.
 SEAL_LINES = 1024
 #: Points per entry of the middle level of the pyramid.
-LOD_POINTS = 32
+LOD_POINTS = 64
 MAX_KEY_LENGTH = 255
 #: The chunks' table: inserts into it skip the ORM's bulk machinery.
 CHUNKS = cast(Table, SeriesChunk.__table__)
