@@ -7,13 +7,15 @@ resolve-info object, coerces (absent) arguments, calls the default resolver and 
 
 For a field without its own resolver, without arguments and of a scalar or enum type (or a
 list of them), the result is what the default resolver would return, serialized: read the
-attribute, and serialize it as ``complete_leaf_value`` does. Whatever is not that simple
+attribute, and serialize it as ``complete_leaf_value`` does. Its response path (only used
+to locate errors) is not built either. Whatever is not that simple
 (a method, a missing or null value of a non-null field, a value the scalar does not
 serialize) goes the generic way, so results and errors stay exactly graphql-core's.
 """
 
 from __future__ import annotations
 
+from asyncio import gather
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -56,18 +58,48 @@ def _plan(return_type: GraphQLOutputType) -> _Plan | None:
     return None
 
 
+#: ``_plain``'s answer for a field that the generic path must complete.
+_GENERIC: Any = object()
+
+
 class FastFieldsExecutionContext(ExecutionContext):
-    """An ExecutionContext whose ``execute_field`` completes plain leaf fields directly."""
+    """An ExecutionContext whose ``execute_fields`` completes plain leaf fields directly
+    (and builds a field's response path only when the generic path needs it)."""
 
     #: Per object type and field name: the field's plan (types are not changed once built).
     _plans: dict[tuple[GraphQLObjectType, str], _Plan | None] = {}
 
-    def execute_field(self, parent_type: GraphQLObjectType, source: Any,
-                      field_nodes: list[FieldNode], path: Path) -> Any:
+    def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any,
+                       path: Path | None, fields: dict[str, list[FieldNode]]) -> Any:
+        results: dict[str, Any] = {}
+        awaitable_fields: list[str] = []
+        for response_name, field_nodes in fields.items():
+            result = self._plain(parent_type, source_value, field_nodes)
+            if result is _GENERIC:
+                result = self.execute_field(parent_type, source_value, field_nodes,
+                                            Path(path, response_name, parent_type.name))
+                if result is Undefined:
+                    continue
+                if self.is_awaitable(result):
+                    awaitable_fields.append(response_name)
+            results[response_name] = result
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:  # as graphql-core does (we never get here)
+            values = await gather(*(results[name] for name in awaitable_fields))
+            results.update(zip(awaitable_fields, values, strict=True))
+            return results
+
+        return get_results()
+
+    def _plain(self, parent_type: GraphQLObjectType, source: Any,
+               field_nodes: list[FieldNode]) -> Any:
+        """The completed value of a plain leaf field, or ``_GENERIC``."""
         node = field_nodes[0]
         if (node.arguments or self.middleware_manager is not None
                 or self.field_resolver is not default_field_resolver):
-            return super().execute_field(parent_type, source, field_nodes, path)
+            return _GENERIC
         name = node.name.value
         key = (parent_type, name)
         if key in self._plans:
@@ -78,35 +110,31 @@ class FastFieldsExecutionContext(ExecutionContext):
                     and not field.args else None)
             self._plans[key] = plan
         if plan is None:
-            return super().execute_field(parent_type, source, field_nodes, path)
+            return _GENERIC
         leaf, non_null, is_list, item_non_null = plan
         value = (source.get(name) if isinstance(source, Mapping)
                  else getattr(source, name, None))
         if value is None:
-            if non_null:
-                return super().execute_field(parent_type, source, field_nodes, path)
-            return None
+            return _GENERIC if non_null else None
         if callable(value) or isinstance(value, Exception):
-            return super().execute_field(parent_type, source, field_nodes, path)
+            return _GENERIC
         try:
             if not is_list:
                 out = leaf.serialize(value)
-                if out is None or out is Undefined:
-                    return super().execute_field(parent_type, source, field_nodes, path)
-                return out
+                return _GENERIC if out is None or out is Undefined else out
             if isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__"):
-                return super().execute_field(parent_type, source, field_nodes, path)
+                return _GENERIC
             items: list[Any] = []
             for item in value:
                 if item is None:
                     if item_non_null:
-                        return super().execute_field(parent_type, source, field_nodes, path)
+                        return _GENERIC
                     items.append(None)
                     continue
                 out = leaf.serialize(item)
                 if out is None or out is Undefined:
-                    return super().execute_field(parent_type, source, field_nodes, path)
+                    return _GENERIC
                 items.append(out)
             return items
         except Exception:  # noqa: BLE001 - the generic path reports it as graphql-core does
-            return super().execute_field(parent_type, source, field_nodes, path)
+            return _GENERIC
