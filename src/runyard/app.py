@@ -16,6 +16,7 @@ from runyard.api.http.cidr import AllowedCidrsMiddleware
 from runyard.api.http.filestream import router as filestream_router
 from runyard.api.http.health import router as health_router
 from runyard.api.http.storage import router as storage_router
+from runyard.api.http.warmup import finished_serving, prepare_to_serve
 from runyard.api.http.web import router as web_router
 from runyard.api.v1.artifacts import router as artifacts_router
 from runyard.api.v1.charts import router as charts_router
@@ -34,6 +35,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         new_key = await runtime.start(background=background)
+        await prepare_to_serve(app)
         if new_key:
             # Shown once, on the console only; it is stored hashed and never logged.
             print(f"Created user 'admin'. Its API key (shown once): {new_key}",
@@ -42,6 +44,7 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
             yield
         finally:
             await runtime.stop()
+            finished_serving()
 
     app = FastAPI(
         title="Runyard",
