@@ -24,6 +24,7 @@ from runyard.cache import Cache, cache_from_url
 from runyard.cache.memory import MemoryCache
 from runyard.cache.redis import RedisCache
 from runyard.errors import ConfigError
+from tests import asyncrun
 from tests.stores import databases
 
 REDIS_URL = os.environ.get("RUNYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -77,7 +78,7 @@ def run(cache: Cache, body: Callable[[Cache], Awaitable[None]]) -> None:
         async with cache:
             await body(cache)
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 BINARY = bytes(range(256)) * 40 + b"\x00\xff\r\n"
@@ -199,7 +200,7 @@ def test_prefixes_keep_caches_apart(cache_backend: Backend) -> None:
             assert await second.get("k") is None
             assert await first.get("gen") == b"2"
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 # -- memory adapter ------------------------------------------------------------------
@@ -225,7 +226,7 @@ def test_memory_evicts_least_recently_used_entries_by_size() -> None:
         assert [await cache.get(k) for k in "acde"] == [None, None, value, b"z" * 699]
         assert cache.size_bytes == 1000
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 def test_memory_counters_are_never_evicted_by_entries() -> None:
@@ -238,7 +239,7 @@ def test_memory_counters_are_never_evicted_by_entries() -> None:
         assert await cache.get("gen") == b"1"
         assert await cache.incr("gen") == 2
 
-    asyncio.run(main())
+    asyncrun.run(main())
 
 
 def test_memory_cache_is_thread_safe() -> None:
@@ -253,7 +254,7 @@ def test_memory_cache_is_thread_safe() -> None:
                 await cache.incr("shared")
 
         try:
-            asyncio.run(main())
+            asyncrun.run(main())
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -263,7 +264,7 @@ def test_memory_cache_is_thread_safe() -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert asyncio.run(cache.get("shared")) == b"4000"
+    assert asyncrun.run(cache.get("shared")) == b"4000"
     assert 0 <= cache.size_bytes <= 10_000
 
 

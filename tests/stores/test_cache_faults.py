@@ -23,6 +23,7 @@ import redis
 
 from runyard.cache import cache_from_url
 from runyard.cache.redis import RedisCache
+from tests import asyncrun
 from tests.stores import databases
 
 T = TypeVar("T")
@@ -175,7 +176,7 @@ def test_killed_redis_degrades_quietly_then_recovers(
     async def db_query() -> bytes:
         return b"from-db"
 
-    asyncio.run(main())
+    asyncrun.run(main())
     assert len(cache_warnings(caplog)) == 1
     assert any("reachable again" in r.getMessage() for r in caplog.records)
     assert_no_password(caplog, PASSWORD)
@@ -209,7 +210,7 @@ def test_hung_redis_times_out_and_replays_invalidations(
             assert await cache.get("gen:run:1") == b"2"
             assert await cache.get("entry") is None
 
-    asyncio.run(main())
+    asyncrun.run(main())
     assert cache_warnings(caplog)
     assert_no_password(caplog, PASSWORD)
 
@@ -227,7 +228,7 @@ def test_wrong_password_is_a_warning_not_an_error(
             await quick(cache.set("k", b"v", 60))
             assert await quick(cache.incr("gen")) == 1
 
-    asyncio.run(main())
+    asyncrun.run(main())
     warnings = cache_warnings(caplog)
     assert len(warnings) == 1
     assert "AuthenticationError" in warnings[0].getMessage()
@@ -247,7 +248,7 @@ def test_redis_down_at_startup_serves_without_it(caplog: pytest.LogCaptureFixtur
             assert await cache.incr("gen") == 2
         assert time.monotonic() - started < 1.0
 
-    asyncio.run(main())
+    asyncrun.run(main())
     assert len(cache_warnings(caplog)) == 1
     assert_no_password(caplog, PASSWORD)
 
@@ -272,4 +273,4 @@ def test_redis_tls_url_options_reach_redis_py() -> None:
         finally:
             await cache.close()
 
-    asyncio.run(main())
+    asyncrun.run(main())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from runyard.api.http.warmup import finished_serving, prepare_routes, prepare_to_serve
 from runyard.app import create_app
 from runyard.settings import Settings
+from tests import asyncrun
 
 
 def test_prepare_routes_runs_no_handler_and_no_dependency() -> None:
@@ -36,7 +36,7 @@ def test_prepare_routes_runs_no_handler_and_no_dependency() -> None:
         calls.append("catch_all")
         return {}
 
-    asyncio.run(prepare_routes(app))
+    asyncrun.run(prepare_routes(app))
     assert calls == []
 
     async def get() -> httpx.Response:
@@ -44,12 +44,12 @@ def test_prepare_routes_runs_no_handler_and_no_dependency() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             return await client.get("/api/item/a")
 
-    assert asyncio.run(get()).json() == {"name": "a"}
+    assert asyncrun.run(get()).json() == {"name": "a"}
     assert calls == ["dependency", "item"]
 
 
 def test_prepare_to_serve_freezes_until_finished() -> None:
-    asyncio.run(prepare_to_serve(FastAPI()))
+    asyncrun.run(prepare_to_serve(FastAPI()))
     try:
         assert gc.get_freeze_count() > 0
     finally:
@@ -70,7 +70,7 @@ def test_the_app_prepares_at_start_and_answers_as_before(tmp_path: Path) -> None
                 anonymous = await client.get("/api/v1/viewer", auth=("api", key))
             return frozen, health.status_code, anonymous.status_code
 
-    frozen, health, anonymous = asyncio.run(main())
+    frozen, health, anonymous = asyncrun.run(main())
     assert frozen > 0
     assert gc.get_freeze_count() == 0
     assert health == 200
