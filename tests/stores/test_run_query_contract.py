@@ -101,6 +101,18 @@ def test_equality_on_config_values_unwraps_value_and_keeps_types(world: World) -
     assert world.find({"config._wandb.cli_version": "0.31.0"}) == []  # the client's block
 
 
+def test_equal_python_values_of_other_types_are_different_searches(world: World) -> None:
+    """Built statements are reused per search: True == 1 == 1.0 in Python, but a boolean
+    filter is not a number filter (and a list value is fine as a key too)."""
+    world.run("r-one", config={"flag": 1, "layers": 1.0})
+    for _ in range(2):
+        assert world.find({"config.flag": True}) == ["r1"]
+        assert world.find({"config.flag": 1}) == ["r-one"]
+        assert world.find({"config.flag": 1.0}) == ["r-one"]
+        assert world.find({"config.layers": [64, 64]}) == ["r1"]
+        assert world.find({"config.layers": 1}) == ["r-one"]
+
+
 def test_null_matches_null_or_missing_and_ne_includes_missing(world: World) -> None:
     assert world.find({"config.name": None}) == ["r3", "r4"]
     assert world.find({"config.name": {"$ne": None}}) == ["r1", "r2"]

@@ -22,7 +22,8 @@ from runyard.stores.metadata.base import (
 )
 from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql import models as m
-from runyard.stores.metadata.sql.run_search import SearchSql, after_key, plain, value_rows
+from runyard.stores.metadata.sql.run_search import SearchSql, plain, value_rows
+from runyard.stores.metadata.sql.search_statements import page_query
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -83,31 +84,14 @@ class SqlRunQueriesMixin:
 
     def _search(self, s: Session, project_id: int, search: RunSearch, counted: bool
                 ) -> tuple[list[RunHit], int]:
-        sql = SearchSql(self._flavor())
-        where = sql.where(search.where) if search.where is not None else None
-        parts, join_target, join_on = sql.order(search.order)
-        # Sort and cut the page on run ids and sort keys only, then load those runs:
-        # sorting whole rows (config, summary) of every match costs far more.
-        columns = [m.Run.id, *(expr.label(f"sort_{i}") for i, (expr, _) in enumerate(parts))]
-        # Without a cursor the query sorts every matching run: counting them is free.
-        windowed = counted and search.after is None and search.limit > 0
-        if windowed:
-            columns.append(func.count().over().label("total"))
-        stmt = select(*columns).where(m.Run.project_id == project_id)
-        if join_target is not None:
-            stmt = stmt.outerjoin(join_target, join_on)
-        if where is not None:
-            stmt = stmt.where(where)
-        if search.after is not None:
-            stmt = stmt.where(after_key(parts, search.after))
-        stmt = stmt.order_by(*(e.desc() if d else e.asc() for e, d in parts))
-        rows: Sequence[Any] = s.execute(stmt.limit(max(0, search.limit))).all()
+        query = page_query(self._flavor(), project_id, search, counted)
+        rows: Sequence[Any] = s.execute(query.stmt).all()
         total = 0
-        if windowed:
+        if query.windowed:
             total = int(rows[0][-1]) if rows else 0
             rows = [row[:-1] for row in rows]
         elif counted:
-            total = self._count(s, project_id, where)
+            total = self._count(s, project_id, query.where)
         hits = self._load_hits(s, project_id, rows)
         return hits, total
 
