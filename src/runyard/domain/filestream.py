@@ -119,21 +119,33 @@ def _stream_line(fname: str, line_no: int, text: str) -> StreamLine:
 
 
 _SIGNATURES: dict[tuple[tuple[str, ...], tuple[type, ...]], tuple[dict[str, str], bool]] = {}
+_PLAIN_SHAPES: dict[frozenset[str], tuple[dict[str, str], bool]] = {}
 _MAX_SIGNATURES = 4096
 _PLAIN_TYPES = frozenset({int, float})
 
 
 def key_types(row: dict[str, Any]) -> tuple[dict[str, str], bool]:
     """Each key's type name, and whether every value is a plain number. Rows of a run share
-    a few shapes, so the answer is cached by (keys, value types): rows of one shape get the
-    same dict (which must not be changed)."""
+    a few shapes, so the answer is cached: rows of one shape get the same dict (which must
+    not be changed). A row of plain numbers is cached by its set of keys, whatever their
+    order (wandb-core writes a line's keys in Go's random map order); others by their keys
+    and value types in order."""
+    if set(map(type, row.values())) <= _PLAIN_TYPES:
+        shape = frozenset(row)
+        found = _PLAIN_SHAPES.get(shape)
+        if found is None:
+            found = (dict.fromkeys(row, "number"), True)
+            if len(_PLAIN_SHAPES) >= _MAX_SIGNATURES:
+                _PLAIN_SHAPES.clear()
+            _PLAIN_SHAPES[shape] = found
+        return found
     types = tuple(map(type, row.values()))
     if dict in types:  # a media value's type name depends on its content
         return {k: type_name(v) for k, v in row.items()}, False
     signature = (tuple(row), types)
     found = _SIGNATURES.get(signature)
     if found is None:
-        found = ({k: type_name(v) for k, v in row.items()}, set(types) <= _PLAIN_TYPES)
+        found = ({k: type_name(v) for k, v in row.items()}, False)
         if len(_SIGNATURES) >= _MAX_SIGNATURES:
             _SIGNATURES.clear()
         _SIGNATURES[signature] = found
