@@ -730,3 +730,17 @@ def test_run_and_project_names_are_exact(metadata_store: MetadataStore, name: st
     second = run(metadata_store, lookalike)
     assert first.id != second.id
     assert metadata_store.get_run(first.entity, first.project, lookalike) == second
+
+
+def test_history_versions_name_each_existing_run_with_its_line_count(
+        metadata_store: MetadataStore) -> None:
+    first = run(metadata_store, "r1")
+    second = run(metadata_store, "r2")
+    metadata_store.apply_stream(first.id, history(0, ['{"_step": 0}', '{"_step": 1}']), T0)
+    versions = metadata_store.history_versions(ENTITY, PROJECT, ["r2", "missing", "r1"])
+    assert versions == {"r1": (first.id, 2), "r2": (second.id, 0)}
+    assert list(versions) == ["r2", "r1"]  # the order asked for
+    metadata_store.apply_stream(first.id, history(2, ['{"_step": 2}']), T0 + 1)
+    assert metadata_store.history_versions(ENTITY, PROJECT, ["r1"]) == {"r1": (first.id, 3)}
+    assert metadata_store.history_versions(ENTITY, "other", ["r1"]) == {}
+    assert metadata_store.history_versions(ENTITY, PROJECT, []) == {}

@@ -13,7 +13,7 @@ A cached answer must still be current, whichever replica took the last write:
   needs no database query;
 - otherwise (``memory://`` is per process: another replica's write bumps only its own
   counter) each request reads the runs' line counts, all in one small query
-  (``history_versions``), and the per-run entries are keyed by them.
+  (``MetadataStore.history_versions``), and the per-run entries are keyed by them.
 
 Every answer carries an ``ETag`` made of those versions; a client that revalidates
 (``If-None-Match``) gets ``304 Not Modified`` without the series being read or sent.
@@ -34,7 +34,6 @@ from runyard.api.http.common import CurrentUser, check_entity_access, runtime_of
 from runyard.cache.base import key_part
 from runyard.errors import BadRequest, NotFound
 from runyard.history.query import DEFAULT_BUCKETS, SeriesQuery
-from runyard.stores.metadata.versions import history_versions
 
 router = APIRouter(prefix="/api/v1", tags=["charts"])
 
@@ -96,7 +95,8 @@ async def chart_series(
         if cached is not None:
             tag, _, cached_body = cached.partition(b"\n")
             return _answer(request, tag.decode("ascii"), cached_body)
-    versions = await anyio.to_thread.run_sync(history_versions, store, entity, project, names)
+    versions = await anyio.to_thread.run_sync(store.history_versions, entity, project,
+                                              names)
     for run_name in names:
         if run_name not in versions:
             raise NotFound(f"run {entity}/{project}/{run_name} does not exist")

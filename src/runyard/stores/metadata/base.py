@@ -553,6 +553,18 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def get_run(self, entity: str, project: str, name: str) -> RunRecord | None: ...
 
+    def history_versions(self, entity: str, project: str,
+                         names: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(run id, history line count) of each named run that exists (absent names are
+        left out). The line count proves a cached chart current: a new history line,
+        written through any replica, changes it. Adapters answer it in one cheap query."""
+        found: dict[str, tuple[int, int]] = {}
+        for name in names:
+            record = self.get_run(entity, project, name)
+            if record is not None:
+                found[name] = (record.id, record.history_line_count)
+        return found
+
     @abc.abstractmethod
     def get_run_by_id(self, run_id: int) -> RunRecord | None: ...
 
