@@ -81,7 +81,9 @@ class PendingValues:
                 self.forget(run_id)
                 return
             try:
-                if line.keys is entry.shape:  # same keys in the same order
+                # Same keys in the same order (rows of one set of keys share their types
+                # dict whatever the order, so the order is compared too).
+                if line.keys is entry.shape and tuple(row) == entry.keys:
                     values = np.fromiter(row.values(), np.float64, width)
                 else:
                     values = np.array([row[k] for k in entry.keys], np.float64)
