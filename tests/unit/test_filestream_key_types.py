@@ -23,3 +23,22 @@ def test_other_rows_name_each_type() -> None:
     assert key_types({"b": True})[0] == {"b": "bool"}
     assert key_types({"n": 1})[0] == {"n": "number"}  # not the cached {"b": ...} of a bool
     assert key_types({}) == ({}, True)
+
+
+def test_pending_values_follow_each_rows_key_order() -> None:
+    from runyard.stores.metadata.base import StreamLine
+    from runyard.stores.metadata.sql.pending import PendingValues
+
+    def line(no: int, row: dict[str, float]) -> StreamLine:
+        keys, plain = key_types(row)
+        return StreamLine(line_no=no, text="", step=no, runtime=None, timestamp=None,
+                          keys=keys, values=row, plain=plain)
+
+    for rows in ([{"a": 1.0, "b": 2.0}, {"b": 4.0, "a": 3.0}, {"a": 5.0, "b": 6.0}],
+                 [{"a": 1.0}, {"a": 2.0}], [{}, {}]):
+        pending = PendingValues()
+        pending.add(7, 0, [line(i, r) for i, r in enumerate(rows)], stamp=1)
+        block = pending.block(7, 0, len(rows))
+        assert block is not None
+        keys, _steps, _times, matrix = block
+        assert [[r[k] for k in keys] for r in rows] == matrix.tolist()

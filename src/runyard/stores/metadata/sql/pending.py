@@ -15,7 +15,8 @@ the segments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,17 @@ class _Run:
     steps: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     rows: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    #: A row's values in ``keys`` order, as a tuple (one C call for a row in another order).
+    pick: Callable[[dict[str, object]], tuple[object, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if len(self.keys) > 1:
+            self.pick = operator.itemgetter(*self.keys)
+        elif self.keys:
+            getter = operator.itemgetter(self.keys[0])
+            self.pick = lambda row: (getter(row),)
+        else:
+            self.pick = lambda row: ()
 
     @property
     def end_line(self) -> int:
@@ -86,7 +98,7 @@ class PendingValues:
                 if line.keys is entry.shape and tuple(row) == entry.keys:
                     values = np.fromiter(row.values(), np.float64, width)
                 else:
-                    values = np.array([row[k] for k in entry.keys], np.float64)
+                    values = np.fromiter(entry.pick(row), np.float64, width)
             except (KeyError, OverflowError):  # other keys, or an integer beyond any float
                 self.forget(run_id)
                 return
