@@ -20,27 +20,20 @@ from runyard.runtime import Runtime
 from runyard.stores.metadata.base import RunFields
 from runyard.stores.metadata.sql import schema
 from runyard.stores.metadata.sql.store import SqlMetadataStore
+from tests.graphql.wandb_queries import installed_client_documents
 
-RUNS_QUERY = """
-query Runs($project: String!, $entity: String!, $cursor: String, $perPage: Int = 50,
-           $order: String, $filters: JSONString) {
-  project(name: $project, entityName: $entity) {
-    internalId
-    runCount(filters: $filters)
-    readOnly
-    runs(filters: $filters, after: $cursor, first: $perPage, order: $order) {
-      edges { node { projectId ...RunFragment } cursor }
-      pageInfo { endCursor hasNextPage }
-    }
-  }
-}
-fragment RunFragment on Run {
-  id tags name displayName sweepName state config group jobType commit readOnly createdAt
-  heartbeatAt description notes systemMetrics summaryMetrics historyLineCount
-  user { name username }
-  historyKeys
-}
-"""
+
+def _client_runs_query() -> str:
+    """The Runs query the installed client sends for ``wandb.Api().runs(..., lazy=False)``
+    (read from the package, not copied: see wandb_queries)."""
+    for doc in installed_client_documents():
+        if (doc.operation_name == "Runs" and not doc.variant and "runCount" in doc.text
+                and "fragment RunFragment" in doc.text and "summaryMetrics" in doc.text):
+            return doc.text
+    raise AssertionError("the installed wandb client sends no Runs query with its run fields")
+
+
+RUNS_QUERY = _client_runs_query()
 COUNT_QUERY = """
 query Count($filters: JSONString) {
   project(name: "p", entityName: "alice") { runCount(filters: $filters) }
