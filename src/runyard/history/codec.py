@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runyard.history import zstd
+from runyard.history.planes import from_planes, to_planes
 
 MAGIC = b"RYC3"
 _ZSTD_MAGIC = b"RYC2"
@@ -35,19 +36,6 @@ _EXACT_INT = 2.0**53
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-
-def _shuffle(raw: bytes, width: int) -> bytes:
-    """Group the n-th byte of every value together: similar bytes compress far better."""
-    if not raw:
-        return raw
-    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, width).T.tobytes()
-
-
-def _unshuffle(raw: bytes, width: int) -> bytes:
-    if not raw:
-        return raw
-    return np.frombuffer(raw, dtype=np.uint8).reshape(width, -1).T.tobytes()
 
 
 def _exact_at(matrix: F64, places: int) -> npt.NDArray[np.bool_]:
@@ -101,11 +89,11 @@ def column_bytes(column: F64, places: int, *, as_deltas: bool) -> bytes:
     else:
         bits = np.ascontiguousarray(column).view(np.int64)
         ints = np.diff(bits, prepend=np.int64(0)) if as_deltas else bits
-    return ints.astype("<i8").view(np.uint8).reshape(-1, 8).T.tobytes()
+    return to_planes(ints)
 
 
 def _column(raw: bytes, places: int, *, as_deltas: bool) -> F64:
-    ints = np.frombuffer(_unshuffle(raw, 8), dtype="<i8").astype(np.int64)
+    ints = from_planes(raw, "<i8", len(raw) // 8).astype(np.int64)
     if places >= 0:
         return np.cumsum(ints, dtype=np.int64).astype(np.float64) / 10.0**places
     with np.errstate(over="ignore"):
@@ -114,8 +102,7 @@ def _column(raw: bytes, places: int, *, as_deltas: bool) -> F64:
 
 
 def step_bytes(steps: I64) -> bytes:
-    deltas = np.diff(steps, prepend=np.int64(0)).astype("<i8")
-    return deltas.view(np.uint8).reshape(-1, 8).T.tobytes()
+    return to_planes(np.diff(steps, prepend=np.int64(0)))
 
 
 def payload(count: int, value_places: int, time_places: int, steps: bytes, values: bytes,
@@ -149,8 +136,7 @@ def decode(payload: bytes) -> tuple[I64, F64, F64]:
         at += _SIZE.size
         head = zstd.decompress(payload[at:at + head_size])
         low = zstd.decompress(payload[at + head_size:])
-        steps = np.cumsum(np.frombuffer(_unshuffle(head[:size], 8), dtype="<i8"),
-                          dtype=np.int64)
+        steps = np.cumsum(from_planes(head[:size], "<i8", count), dtype=np.int64)
         values = _column(low + head[2 * size:], value_places, as_deltas=False)
         times = _column(head[size:2 * size], time_places, as_deltas=True)
         return steps, values, times
@@ -160,8 +146,7 @@ def decode(payload: bytes) -> tuple[I64, F64, F64]:
         body = zlib.decompress(payload[_HEADER.size:])
     else:
         raise ValueError("not a history chunk")
-    steps = np.cumsum(np.frombuffer(_unshuffle(body[:size], 8), dtype="<i8"), dtype=np.int64)
-    values = np.frombuffer(_unshuffle(body[size:2 * size], 8), dtype="<f8").astype(np.float64)
-    times = np.cumsum(np.frombuffer(_unshuffle(body[2 * size:], 8), dtype="<f8"),
-                      dtype=np.float64)
+    steps = np.cumsum(from_planes(body[:size], "<i8", count), dtype=np.int64)
+    values = from_planes(body[size:2 * size], "<f8", count).astype(np.float64)
+    times = np.cumsum(from_planes(body[2 * size:], "<f8", count), dtype=np.float64)
     return steps, values, times

@@ -26,13 +26,14 @@ import numpy as np
 import numpy.typing as npt
 
 from runyard.history import zstd
+from runyard.history.planes import from_planes, to_planes
 
 #: Stands for a hole in the template (JSON text never holds a raw control character).
 MARK = 0x01
 #: At most this many digits per hole: 10**18 - 1 fits an int64.
 MAX_WIDTH = 18
-_HEADER = struct.Struct("<IIII")  # lines, holes, template bytes, groups
-_GROUP = struct.Struct("<II")  # holes per line, lines
+_HEADER = struct.Struct("<III")  # lines, holes, template bytes
+_FRAMES = struct.Struct("<9I")  # sizes: the metadata frame, then one per value byte plane
 _POW10 = 10 ** np.arange(MAX_WIDTH + 1, dtype=np.int64)
 _DIGIT_0 = ord("0")
 
@@ -55,8 +56,9 @@ def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int) -> bytes | N
     starts = np.zeros(len(raw), np.bool_)
     starts[where] = True
     starts[1:] &= ~is_digit[:-1]
-    line_starts = np.cumsum(lengths) - lengths
-    starts[line_starts[line_starts < len(raw)]] = is_digit[line_starts[line_starts < len(raw)]]
+    line_ends = np.cumsum(lengths)
+    line_starts = (line_ends - lengths)[lengths > 0]
+    starts[line_starts] = is_digit[line_starts]  # a run never joins two lines
     # Runs longer than MAX_WIDTH are cut into several holes.
     run_of_digit = np.cumsum(starts[where]) - 1
     run_first = where[starts[where]]
@@ -75,21 +77,19 @@ def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int) -> bytes | N
     marked[hole_starts] = MARK
     template = marked[keep].tobytes()
 
-    line_of_hole = np.searchsorted(np.cumsum(lengths), hole_starts, side="right")
+    line_of_hole = np.searchsorted(line_ends, hole_starts, side="right")
     per_line = np.bincount(line_of_hole, minlength=len(lengths)).astype(np.int64)
     order, groups = _grouping(per_line)
     value_planes, width_planes, flags = _columns(values, widths, per_line, order, groups,
                                                        level)
-    header = _HEADER.pack(len(lengths), len(values), len(template), len(groups))
-    group_table = b"".join(_GROUP.pack(h, n) for h, n in groups)
+    header = _HEADER.pack(len(lengths), len(values), len(template))
     meta = per_line.astype("<u4").tobytes() + flags + width_planes + template
     # Each byte plane of the values is its own frame: a plane of high bytes (mostly equal)
     # and one of low bytes (noise) compress best apart.
     frames = [zstd.compress(meta, level), *(zstd.compress(value_planes[k * len(values):
                                                                       (k + 1) * len(values)],
                                                          level) for k in range(8))]
-    sizes = struct.pack("<9I", *map(len, frames))
-    return header + group_table + sizes + b"".join(frames)
+    return header + _FRAMES.pack(*map(len, frames)) + b"".join(frames)
 
 
 def decode(payload: bytes | memoryview) -> bytes:
@@ -101,18 +101,17 @@ def decode(payload: bytes | memoryview) -> bytes:
 
 
 def _decode(payload: bytes | memoryview) -> bytes:
-    lines, holes, template_size, group_count = _HEADER.unpack_from(payload)
-    at = _HEADER.size
-    groups = [_GROUP.unpack_from(payload, at + i * _GROUP.size) for i in range(group_count)]
-    at += group_count * _GROUP.size
-    sizes = struct.unpack_from("<9I", payload, at)
-    at += 36
+    lines, holes, template_size = _HEADER.unpack_from(payload)
+    sizes = _FRAMES.unpack_from(payload, _HEADER.size)
+    at = _HEADER.size + _FRAMES.size
     frames = []
     for size in sizes:
         frames.append(zstd.decompress(payload[at:at + size]))
         at += size
     body = memoryview(frames[0])
     per_line = np.frombuffer(body, "<u4", lines).astype(np.int64)
+    # The grouping of lines by hole count follows from the counts, as when encoding.
+    order, groups = _grouping(per_line)
     at = lines * 4
     columns = sum(h for h, _n in groups)
     flags = np.frombuffer(body, np.bool_, columns, at)
@@ -121,9 +120,8 @@ def _decode(payload: bytes | memoryview) -> bytes:
     at += holes
     template = np.frombuffer(body, np.uint8, template_size, at)
     value_planes = np.frombuffer(b"".join(frames[1:]), np.uint8, holes * 8)
-    order, _groups = _grouping(per_line)
-    values, widths = _uncolumns(value_planes, width_planes, flags, per_line, order,
-                                 _groups, holes)
+    values, widths = _uncolumns(value_planes, width_planes, flags, per_line, order, groups,
+                                 holes)
 
     marks = np.flatnonzero(template == MARK)
     if len(marks) != holes:
@@ -182,7 +180,7 @@ def _columns(values: I64, widths: I64, per_line: I64, order: I64,
         value_parts.append(chosen.T.reshape(-1))
         width_parts.append(widths[index].T.reshape(-1))
     stacked = np.concatenate(value_parts) if value_parts else np.zeros(0, np.int64)
-    planes = stacked.astype("<i8").view(np.uint8).reshape(-1, 8).T.tobytes()
+    planes = to_planes(stacked)
     width_bytes = (np.concatenate(width_parts) if width_parts else np.zeros(0, np.int64)
                    ).astype(np.uint8).tobytes()
     return planes, width_bytes, bytes(flags)
@@ -193,17 +191,13 @@ def _smaller(deltas: I64, column: I64, level: int) -> bool:
     is (a cycle, a value that rarely changes, noise): decided by trying both."""
     if not deltas.any() or not column.any():
         return bool(not deltas.any())
-    return len(zstd.compress(_planes(deltas), level)) < len(zstd.compress(_planes(column), level))
-
-
-def _planes(column: I64) -> bytes:
-    return column.astype("<i8").view(np.uint8).reshape(-1, 8).T.tobytes()
+    return (len(zstd.compress(to_planes(deltas), level))
+            < len(zstd.compress(to_planes(column), level)))
 
 
 def _uncolumns(planes: U8, width_bytes: U8, flags: npt.NDArray[np.bool_], per_line: I64,
                order: I64, groups: list[tuple[int, int]], holes: int) -> tuple[I64, I64]:
-    stacked = np.ascontiguousarray(planes.reshape(8, holes).T).view("<i8").reshape(holes)
-    stacked = stacked.astype(np.int64)
+    stacked = from_planes(planes, "<i8", holes).astype(np.int64)
     widths_in = width_bytes.astype(np.int64)
     values = np.empty(holes, np.int64)
     widths = np.empty(holes, np.int64)

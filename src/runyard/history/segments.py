@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runyard.history import digits, zstd
+from runyard.history.planes import from_planes, to_planes
 
 MAGIC = b"RYS1"
 MAGIC_DIGITS = b"RYS2"
@@ -63,19 +64,6 @@ class Positions:
         return len(self.line_nos)
 
 
-def _shuffle(values: npt.NDArray[np.generic]) -> bytes:
-    raw = np.ascontiguousarray(values).view(np.uint8)
-    return raw.reshape(-1, values.dtype.itemsize).T.tobytes() if len(values) else b""
-
-
-def _unshuffle(raw: bytes | memoryview, dtype: str, count: int) -> npt.NDArray[np.generic]:
-    width = np.dtype(dtype).itemsize
-    if count == 0:
-        return np.zeros(0, dtype)
-    grid = np.frombuffer(raw, np.uint8, count * width).reshape(width, count)
-    return np.ascontiguousarray(grid.T).view(dtype).reshape(count)
-
-
 def _float_sums(deltas: npt.NDArray[np.generic]) -> F64:
     with np.errstate(over="ignore"):
         return np.cumsum(deltas, dtype=np.int64).view(np.float64)
@@ -104,12 +92,12 @@ def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[flo
     lengths = np.fromiter((len(b) for b in encoded), np.uint32, count).astype("<u4")
     packed_index = zstd.compress(index, level)
     joined = b"".join(encoded)
-    packed_texts = zstd.compress(_shuffle(lengths) + joined, level)
+    packed_texts = zstd.compress(to_planes(lengths) + joined, level)
     magic = MAGIC
     if count and len(joined) <= DIGITS_MAX_LINE * count:
         columns = digits.encode(joined, lengths.astype(np.int64), level)
         if columns is not None:
-            packed_lengths = zstd.compress(_shuffle(lengths), level)
+            packed_lengths = zstd.compress(to_planes(lengths), level)
             if _SIZE.size + len(packed_lengths) + len(columns) < len(packed_texts):
                 magic = MAGIC_DIGITS
                 packed_texts = _SIZE.pack(len(packed_lengths)) + packed_lengths + columns
@@ -129,10 +117,10 @@ def positions(payload: bytes) -> Positions:
     raw = zstd.decompress(payload[start:start + index_length])
     size = count * 8
     view = memoryview(raw)
-    lines = np.cumsum(_unshuffle(view[:size], "<i8", count), dtype=np.int64)
-    steps = np.cumsum(_unshuffle(view[size:2 * size], "<i8", count), dtype=np.int64)
-    rt = _float_sums(_unshuffle(view[2 * size:3 * size], "<i8", count))
-    ts = _float_sums(_unshuffle(view[3 * size:4 * size], "<i8", count))
+    lines = np.cumsum(from_planes(view[:size], "<i8", count), dtype=np.int64)
+    steps = np.cumsum(from_planes(view[size:2 * size], "<i8", count), dtype=np.int64)
+    rt = _float_sums(from_planes(view[2 * size:3 * size], "<i8", count))
+    ts = _float_sums(from_planes(view[3 * size:4 * size], "<i8", count))
     bits = (count + 7) // 8
     has_rt = np.unpackbits(np.frombuffer(raw, np.uint8, bits, 4 * size), count=count)
     has_ts = np.unpackbits(np.frombuffer(raw, np.uint8, bits, 4 * size + bits), count=count)
@@ -150,7 +138,7 @@ def texts(payload: bytes) -> list[str]:
     else:
         raw = zstd.decompress(payload[start:])
         raw_lengths, body = raw[:count * 4], raw[count * 4:]
-    lengths = _unshuffle(raw_lengths, "<u4", count).astype(np.int64)
+    lengths = from_planes(raw_lengths, "<u4", count).astype(np.int64)
     ends = np.cumsum(lengths)
     bounds = ends.tolist()
     starts = [0, *bounds[:-1]] if bounds else []
