@@ -130,26 +130,16 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         """
         if self._sessions is None:
             raise RuntimeError("metadata store is not open")
-        try:
-            with (self._write_lock if write else contextlib.nullcontext()), \
-                    self._sessions() as session, session.begin():
-                yield session
-        except IntegrityError as exc:
-            raise Conflict("the request conflicts with stored data") from exc
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable("the metadata database is unavailable") from exc
+        with _db_errors(), (self._write_lock if write else contextlib.nullcontext()), \
+                self._sessions() as session, session.begin():
+            yield session
 
     @contextmanager
     def _write_conn(self) -> Iterator[Connection]:
         """A write transaction on a plain connection (no session), with the errors and the
         SQLite write lock of ``_tx``."""
-        try:
-            with self._write_lock, self.engine.begin() as conn:
-                yield conn
-        except IntegrityError as exc:
-            raise Conflict("the request conflicts with stored data") from exc
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable("the metadata database is unavailable") from exc
+        with _db_errors(), self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     # users and keys ----------------------------------------------------------------------
     def count_users(self) -> int:
@@ -305,12 +295,9 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         # run through a session per name (~0.25 ms each): it runs on every cached chart.
         if not names:
             return {}
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(_HISTORY_VERSIONS, {"entity": entity, "project": project,
-                                                        "names": list(names)}).all()
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable("the metadata database is unavailable") from exc
+        with _db_errors(), self.engine.connect() as conn:
+            rows = conn.execute(_HISTORY_VERSIONS, {"entity": entity, "project": project,
+                                                    "names": list(names)}).all()
         by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
         return {name: by_name[name] for name in names if name in by_name}
 
@@ -570,6 +557,17 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
     def _run_record(self, s: Session, run: m.Run) -> RunRecord:
         entity, project = self._names_for_project(s, run.project_id)
         return _to_run_record(run, entity, project)
+
+
+@contextmanager
+def _db_errors() -> Iterator[None]:
+    """Driver errors as the store's own: a conflict, or the database unavailable."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict("the request conflicts with stored data") from exc
+    except (OperationalError, SAInterfaceError) as exc:
+        raise Unavailable("the metadata database is unavailable") from exc
 
 
 def _connect_with(password: PasswordProvider) -> Callable[..., Any]:
