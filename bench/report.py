@@ -129,11 +129,18 @@ def rows(results: dict[str, Any]) -> list[Row]:
             _num(full["uncached_p50_ms"] / 1000, 3),
             f"{_num(ml['full_history_warm_s'], 2)} / {_num(ml['full_history_cold_s'], 2)}",
             _ratio(full["uncached_p50_ms"] / 1000, ml["full_history_warm_s"]))
-        add("Storage, MB per million points (W3)",
+        add("Storage at rest, MB per million points (W3)",
             _num(ry["bytes_per_million_points"] / 1e6, 1),
             _num(ml["bytes_per_million_points"] / 1e6, 1),
             _ratio(ry["bytes_per_million_points"], ml["bytes_per_million_points"]),
             "<= 16 MB", _at_most(ry["bytes_per_million_points"] / 1e6, 16, "MB"))
+        if ry.get("bytes_per_million_points_at_last_write"):
+            add("Storage right after the last write (incl. write-ahead log), MB per million "
+                "points",
+                _num(ry["bytes_per_million_points_at_last_write"] / 1e6, 1),
+                _num(ml["bytes_per_million_points_at_last_write"] / 1e6, 1),
+                _ratio(ry["bytes_per_million_points_at_last_write"],
+                       ml["bytes_per_million_points_at_last_write"]))
         if ry.get("disk_bytes_after_restart"):
             add("Storage, MB per million points, Runyard after restarts (WAL checkpointed)",
                 _num(ry["disk_bytes_after_restart"] / ry["loaded"], 1),
