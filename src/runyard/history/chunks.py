@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runyard.history import codec, zstd
-from runyard.history.buckets import _PACKED, _PLAIN_UP_TO, FIELDS
+from runyard.history.buckets import _PACKED, _PLAIN_UP_TO, FIELDS, Entries
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -94,3 +94,33 @@ def _points(steps: I64, times: F64, matrix: F64) -> list[bytes]:
                           codec.column_bytes(matrix[:, k], places[k], as_deltas=False),
                           time_planes)
             for k in range(width)]
+
+
+_FIELD = {name: i for i, name in enumerate(FIELDS)}
+_SUMMARY_BYTES = 8 * len(FIELDS)
+
+
+def merge_summaries(earlier: list[bytes], later: list[bytes]) -> list[bytes]:
+    """Pairwise, the whole-chunk aggregate of a chunk followed by the next seal's points,
+    from their two one-entry summaries (as ``payloads`` makes them)."""
+    if not earlier:
+        return []
+    if any(len(b) != _SUMMARY_BYTES for b in (*earlier, *later)):  # not one plain entry
+        return [Entries.concat([Entries.from_bytes(a), Entries.from_bytes(b)])
+                .group_at(np.zeros(1, np.int64)).to_bytes()
+                for a, b in zip(earlier, later, strict=True)]
+    # A plain entry is its fields, one little-endian 8-byte column each.
+    a = np.frombuffer(b"".join(earlier), "<i8").reshape(-1, len(FIELDS)).astype(np.int64)
+    b = np.frombuffer(b"".join(later), "<i8").reshape(-1, len(FIELDS)).astype(np.int64)
+    out = a.copy()
+    floats, b_floats, out_floats = a.view(np.float64), b.view(np.float64), out.view(np.float64)
+    for name in ("last_step", "last"):
+        out[:, _FIELD[name]] = b[:, _FIELD[name]]
+    for name in ("count", "finite"):
+        out[:, _FIELD[name]] = a[:, _FIELD[name]] + b[:, _FIELD[name]]
+    at = _FIELD["min"], _FIELD["max"], _FIELD["sum"]
+    out_floats[:, at[0]] = np.minimum(floats[:, at[0]], b_floats[:, at[0]])
+    out_floats[:, at[1]] = np.maximum(floats[:, at[1]], b_floats[:, at[1]])
+    out_floats[:, at[2]] = floats[:, at[2]] + b_floats[:, at[2]]
+    plain = out.astype("<i8")
+    return [plain[i].tobytes() for i in range(len(plain))]

@@ -8,7 +8,7 @@ times as differences of them). Every column comes back bit for bit. Columns are
 byte-shuffled (the n-th byte of every value together) and compressed with Zstandard.
 
 Formats read: RYC3 (this one), RYC2 (floats as they are, times as float differences, zstd)
-and RYC1 (the same with zlib).
+and RYC1 (the same with zlib); a grown chunk holds several payloads (runyard.history.parts).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import zlib
 import numpy as np
 import numpy.typing as npt
 
-from runyard.history import zstd
+from runyard.history import parts, zstd
 from runyard.history.planes import from_planes, to_planes
 
 MAGIC = b"RYC3"
@@ -127,6 +127,17 @@ def encode(steps: I64, values: F64, times: F64) -> bytes:
 
 
 def decode(payload: bytes) -> tuple[I64, F64, F64]:
+    """(steps, values, wall times) of a payload, or of every part of a grown chunk
+    (runyard.history.parts), in order."""
+    pieces = parts.split(payload)
+    if len(pieces) == 1:
+        return _decode_one(pieces[0])
+    decoded = [_decode_one(piece) for piece in pieces]
+    return (np.concatenate([d[0] for d in decoded]), np.concatenate([d[1] for d in decoded]),
+            np.concatenate([d[2] for d in decoded]))
+
+
+def _decode_one(payload: bytes) -> tuple[I64, F64, F64]:
     magic, count = _HEADER.unpack_from(payload)
     size = count * 8
     if magic == MAGIC:

@@ -6,6 +6,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from runyard.history import chunks, codec
 from runyard.history.buckets import Entries, merge_to
+from runyard.history.parts import join as join_parts
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
 from runyard.stores.metadata.sql import history
@@ -27,10 +29,11 @@ from runyard.stores.metadata.sql.pending import Block, PendingValues
 SEAL_LINES = 1024
 #: Points per entry of the middle level of the pyramid.
 LOD_POINTS = 128
-#: A metric's newest chunk takes in the next seal's points while the merged chunk spans at
-#: most MERGE_LINES lines and the chunk's points are under MERGE_BYTES: a database pays
-#: about half a page per stored value (SQLite's leaf pages, InnoDB's off-page blobs), which
-#: for chunks of 1,024 noisy points was a sixth of the disk used.
+#: A metric's newest chunk takes in the next seal's points (appended as parts, nothing
+#: re-encoded) while the grown chunk spans at most MERGE_LINES lines and the chunk's points
+#: are under MERGE_BYTES: a database pays about half a page per stored value (SQLite's leaf
+#: pages, InnoDB's off-page blobs), which for chunks of 1,024 noisy points was a sixth of
+#: the disk used.
 MERGE_LINES = 8 * SEAL_LINES
 MERGE_BYTES = 24 << 10
 MAX_KEY_LENGTH = 255
@@ -217,56 +220,69 @@ def _seal_block(s: Db, run_id: int, start: int, end: int, block: Block) -> None:
                                           previous))
 
 
-Previous = dict[str, tuple[int, bytes]]
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """A metric's newest chunk, still small enough to take in the next seal."""
+
+    start_line: int
+    first_step: int
+    last_step: int
+    count: int
+    summary: bytes
+    lod: bytes
+    points: bytes
+
+
+Previous = dict[str, _Open]
 
 
 def _previous_chunks(s: Db, run_id: int, start: int, end: int, keys: Sequence[str]
                      ) -> Previous:
-    """Per key, (start line, points) of its chunk that ends where lines [start, end) begin,
-    when that chunk is small enough to take them in (MERGE_LINES, MERGE_BYTES)."""
+    """Per key, its chunk that ends where lines [start, end) begin, when that chunk is
+    small enough to take them in (MERGE_LINES, MERGE_BYTES)."""
     if not keys:
         return {}
-    rows = s.execute(select(SeriesChunk.key, SeriesChunk.start_line, SeriesChunk.points).where(
-        SeriesChunk.run_id == run_id, SeriesChunk.key.in_(keys),
-        SeriesChunk.start_line >= end - MERGE_LINES, SeriesChunk.start_line < start,
-        SeriesChunk.end_line == start, func.length(SeriesChunk.points) < MERGE_BYTES)).all()
-    return {str(key): (int(first), bytes(points)) for key, first, points in rows}
+    c = CHUNKS.c
+    rows = s.execute(select(c.key, c.start_line, c.first_step, c.last_step, c.count,
+                            c.summary, c.lod, c.points).where(
+        c.run_id == run_id, c.key.in_(keys), c.start_line >= end - MERGE_LINES,
+        c.start_line < start, c.end_line == start,
+        func.length(c.points) < MERGE_BYTES)).all()
+    return {str(r[0]): _Open(int(r[1]), int(r[2]), int(r[3]), int(r[4]), bytes(r[5]),
+                             bytes(r[6]), bytes(r[7])) for r in rows}
 
 
 def _chunk_rows(s: Db, run_id: int, start: int, end: int, steps: Any, times: Any,
                 matrix: Any, keys: Sequence[str], previous: Previous) -> list[dict[str, Any]]:
-    """Rows for the columns of ``matrix`` (``keys``, lines [start, end)); a key with a
-    ``previous`` chunk gets one row for both, that chunk's row deleted here."""
-    # Keys whose previous chunks hold the same lines (the usual log) are merged together;
-    # a chunk's steps must keep rising across the join (first and last step bound it).
-    groups: dict[tuple[int, bytes, bytes], list[tuple[int, Any]]] = defaultdict(list)
-    for i, key in enumerate(keys):
-        if key in previous:
-            first, blob = previous[key]
-            old_steps, old_values, old_times = codec.decode(blob)
-            if len(old_steps) and len(steps) and old_steps[-1] <= steps[0]:
-                groups[(first, old_steps.tobytes(), old_times.tobytes())].append(
-                    (i, old_values))
-    merging = {i for members in groups.values() for i, _ in members}
-    fresh = [i for i in range(len(keys)) if i not in merging]
-    rows = []
-    if fresh:
-        payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix[:, fresh]),
-                                   LOD_POINTS)
-        rows = [_chunk_row(run_id, keys[i], start, end, steps, payload)
-                for i, payload in zip(fresh, payloads, strict=True)]
-    for (first, old_steps_bytes, old_times_bytes), members in groups.items():
-        all_steps = np.concatenate([np.frombuffer(old_steps_bytes, np.int64), steps])
-        all_times = np.concatenate([np.frombuffer(old_times_bytes, np.float64), times])
-        merged = np.vstack([np.column_stack([values for _, values in members]),
-                            matrix[:, [i for i, _ in members]]])
-        payloads = chunks.payloads(all_steps, all_times, np.ascontiguousarray(merged),
-                                   LOD_POINTS)
-        names = [keys[i] for i, _ in members]
+    """Rows for the columns of ``matrix`` (``keys``, lines [start, end)). A key whose
+    ``previous`` chunk takes them in gets one row for both: that chunk's row is deleted
+    here, and the new payloads are appended to its own as parts (runyard.history.parts),
+    so growing a chunk re-encodes nothing. A chunk's steps must keep rising across the
+    join: its first and last step bound it."""
+    payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix), LOD_POINTS)
+    rows: list[dict[str, Any]] = []
+    grown: list[tuple[str, _Open, chunks.Payloads]] = []
+    for key, payload in zip(keys, payloads, strict=True):
+        old = previous.get(key)
+        if old is not None and old.last_step <= int(steps[0]):
+            grown.append((key, old, payload))
+        else:
+            rows.append(_chunk_row(run_id, key, start, end, steps, payload))
+    if not grown:
+        return rows
+    summaries = chunks.merge_summaries([old.summary for _, old, _ in grown],
+                                       [new.summary for _, _, new in grown])
+    by_start: dict[int, list[str]] = defaultdict(list)
+    for (key, old, new), summary in zip(grown, summaries, strict=True):
+        by_start[old.start_line].append(key)
+        rows.append({"run_id": run_id, "key": key, "start_line": old.start_line,
+                     "end_line": end, "first_step": old.first_step,
+                     "last_step": int(steps[-1]), "count": old.count + len(steps),
+                     "summary": summary, "lod": join_parts([old.lod, new.lod]),
+                     "points": join_parts([old.points, new.points])})
+    for first, names in by_start.items():
         s.execute(delete(CHUNKS).where(CHUNKS.c.run_id == run_id, CHUNKS.c.key.in_(names),
                                        CHUNKS.c.start_line == first))
-        rows.extend(_chunk_row(run_id, name, first, end, all_steps, payload)
-                    for name, payload in zip(names, payloads, strict=True))
     return rows
 
 
