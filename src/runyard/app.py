@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.routing import Route
 
 from runyard import __version__
 from runyard.api.graphql.endpoint import router as graphql_router
@@ -19,6 +20,8 @@ from runyard.api.http.storage import router as storage_router
 from runyard.api.http.warmup import finished_serving, prepare_to_serve
 from runyard.api.http.web import router as web_router
 from runyard.api.v1.artifacts import router as artifacts_router
+from runyard.api.v1.charts import PATH as CHARTS_PATH
+from runyard.api.v1.charts import fast_chart_series
 from runyard.api.v1.charts import router as charts_router
 from runyard.api.v1.routes import router as v1_router
 from runyard.api.v1.sessions import router as sessions_router
@@ -77,4 +80,8 @@ def create_app(settings: Settings, *, background: bool = True) -> FastAPI:
         return Response(status_code=404)
 
     app.include_router(web_router)  # last: its catch-all serves the web UI's client routes
+    # Charts are asked for many times a second by an open workspace and mostly answered from
+    # the cache: matched first, as a plain route, they skip FastAPI's per-request routing and
+    # dependency work (the charts router's route documents the API).
+    app.router.routes.insert(0, Route(CHARTS_PATH, fast_chart_series, methods=["GET"]))
     return app

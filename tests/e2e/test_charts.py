@@ -103,6 +103,48 @@ def test_chart_errors_keep_the_error_shape(server: RunyardServer) -> None:
         assert chart(stranger, project, ["a"]).status_code == 401
 
 
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"buckets": 0}, "buckets"),
+    ({"buckets": 10_001}, "buckets"),
+    ({"buckets": "ten"}, "buckets"),
+    ({"min_step": "1.5"}, "min_step"),
+    ({"max_step": str(2**63)}, "max_step"),
+    ({"runs": []}, "runs"),
+    ({"keys": []}, "keys"),
+    ({"runs": [f"r{i}" for i in range(201)]}, "at most 200 runs"),
+])
+def test_bad_chart_parameters_are_400_in_the_error_shape(
+        server: RunyardServer, params: dict[str, Any], needle: str) -> None:
+    runs = params.pop("runs", ["a"])
+    with server.api() as api:
+        response = chart(api, "charts-params", runs, **params)
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["status"] == 400
+    assert needle in error["message"]
+
+
+def test_the_chart_route_is_documented_and_served_by_the_fast_route(
+        server: RunyardServer) -> None:
+    """Requests go to the plain route matched first; the OpenAPI schema still documents
+    the API with its parameters."""
+    with httpx.Client(base_url=server.url) as client:
+        schema = client.get("/api/v1/openapi.json").json()
+    operation = schema["paths"]["/api/v1/entities/{entity}/projects/{project}/charts"]["get"]
+    names = {p["name"] for p in operation["parameters"]}
+    assert {"runs", "keys", "min_step", "max_step", "buckets"} <= names
+    project = f"charts-{uuid.uuid4().hex[:8]}"
+    with server.api() as api:
+        create_run(api, project, "a")
+        log_steps(api, project, "a", 0, 30)
+        answer = chart(api, project, ["a"], min_step=" 5", max_step=25, buckets=4)
+        assert answer.status_code == 200, answer.text
+        (series,) = answer.json()["series"]
+        assert sum(series["count"]) == 20
+        assert len(series["step"]) <= 4
+        assert series["step"][0] == 5
+
+
 @pytest.fixture
 def chart_redis() -> Iterator[str]:
     """CHART_REDIS_URL with no Runyard keys in it (skipped when there is no Redis)."""

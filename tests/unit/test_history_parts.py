@@ -59,7 +59,8 @@ def test_grown_points_lod_and_summary_equal_the_whole_column_s() -> None:
     for field in ("first_step", "last_step", "count", "finite", "min", "max", "time"):
         assert getattr(whole, field).tolist() == getattr(expected, field).tolist(), field
     assert whole.sum[0] == pytest.approx(expected.sum[0], rel=1e-12)
-    assert np.isnan(whole.first[0]) and whole.last[0] == values[-1]
+    assert np.isnan(whole.first[0])
+    assert whole.last[0] == values[-1]
 
 
 def test_summaries_that_are_not_one_plain_entry_merge_the_slow_way() -> None:
@@ -67,5 +68,7 @@ def test_summaries_that_are_not_one_plain_entry_merge_the_slow_way() -> None:
     b = Entries.from_points(*[np.asarray(x) for x in ([5], [1.0], [2.0])])
     (merged,) = chunks.merge_summaries([a.to_bytes()], [b.to_bytes()])
     whole = Entries.from_bytes(merged)
-    assert whole.count.tolist() == [3] and whole.min.tolist() == [1.0]
-    assert whole.max.tolist() == [4.0] and whole.last_step.tolist() == [5]
+    assert whole.count.tolist() == [3]
+    assert whole.min.tolist() == [1.0]
+    assert whole.max.tolist() == [4.0]
+    assert whole.last_step.tolist() == [5]
