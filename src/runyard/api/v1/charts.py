@@ -87,9 +87,9 @@ async def chart_series(
                                           description="Exclusive.")] = None,
     buckets: Annotated[int, Query(ge=1, le=MAX_BUCKETS)] = DEFAULT_BUCKETS,
 ) -> Response:
-    """The documented form of the route. Requests are served by ``fast_chart_series``
-    (same path, matched first), which reads the same parameters without FastAPI's
-    dependency solving: a cached chart answer is otherwise mostly framework work."""
+    # The documented form of the route. Requests are served by ``fast_chart_series`` (same
+    # path, matched first), which reads the same parameters without FastAPI's dependency
+    # solving: a cached chart answer is otherwise mostly framework work.
     return await _chart(request, user, entity, project, runs, keys, min_step, max_step,
                         buckets)
 
