@@ -36,6 +36,10 @@ LOD_POINTS = 128
 #: the disk used.
 MERGE_LINES = 8 * SEAL_LINES
 MERGE_BYTES = 24 << 10
+#: InnoDB (MySQL, MariaDB) keeps a blob too large for its row in 16 KB pages of its own, so
+#: there a chunk grows only while it still fits inside its row (about half a page): a
+#: noisy metric's chunk of 1,024 points already does, small ones still gain.
+MERGE_BYTES_INNODB = 6 << 10
 MAX_KEY_LENGTH = 255
 #: The chunks' table: inserts into it skip the ORM's bulk machinery.
 CHUNKS = cast(Table, SeriesChunk.__table__)
@@ -239,15 +243,17 @@ Previous = dict[str, _Open]
 def _previous_chunks(s: Db, run_id: int, start: int, end: int, keys: Sequence[str]
                      ) -> Previous:
     """Per key, its chunk that ends where lines [start, end) begin, when that chunk is
-    small enough to take them in (MERGE_LINES, MERGE_BYTES)."""
+    small enough to take them in (MERGE_LINES, MERGE_BYTES or MERGE_BYTES_INNODB)."""
     if not keys:
         return {}
     c = CHUNKS.c
+    bind = s.get_bind() if isinstance(s, Session) else s
+    limit = MERGE_BYTES_INNODB if bind.dialect.name in ("mysql", "mariadb") else MERGE_BYTES
     rows = s.execute(select(c.key, c.start_line, c.first_step, c.last_step, c.count,
                             c.summary, c.lod, c.points).where(
         c.run_id == run_id, c.key.in_(keys), c.start_line >= end - MERGE_LINES,
         c.start_line < start, c.end_line == start,
-        func.length(c.points) < MERGE_BYTES)).all()
+        func.length(c.points) < limit)).all()
     return {str(r[0]): _Open(int(r[1]), int(r[2]), int(r[3]), int(r[4]), bytes(r[5]),
                              bytes(r[6]), bytes(r[7])) for r in rows}
 
