@@ -35,9 +35,13 @@ def _column(n: int, first_step: int, seed: int) -> tuple[np.ndarray, np.ndarray,
 
 def test_grown_points_lod_and_summary_equal_the_whole_column_s() -> None:
     pieces = [_column(1024, 0, 1), _column(1024, 1024, 2), _column(300, 2048, 3)]
-    made = [chunks.payloads(s, t, v.reshape(-1, 1), 128)[0] for s, v, t in pieces]
+    made = []
+    lod: bytes | None = None
+    for s, v, t in pieces:  # each seal's aggregates re-encoded after the earlier ones
+        (payload,) = chunks.payloads(s, t, v.reshape(-1, 1), 128, [lod])
+        made.append(payload)
+        lod = payload.lod
     points = parts.join([p.points for p in made])
-    lod = parts.join([p.lod for p in made])
     summary = made[0].summary
     for p in made[1:]:
         (summary,) = chunks.merge_summaries([summary], [p.summary])
@@ -51,6 +55,9 @@ def test_grown_points_lod_and_summary_equal_the_whole_column_s() -> None:
     assert np.array_equal(got_times, times)
 
     raw = Entries.from_points(steps, values, times)
+    # Seals of whole groups: the same bytes as the whole column's aggregates at once.
+    (at_once,) = chunks.payloads(steps, times, values.reshape(-1, 1), 128)
+    assert lod == at_once.lod
     grouped = Entries.from_bytes(lod)
     assert grouped.count.tolist() == [128] * 8 + [128] * 8 + [128, 128, 44]
     assert int(grouped.count.sum()) == len(steps)
@@ -72,3 +79,25 @@ def test_summaries_that_are_not_one_plain_entry_merge_the_slow_way() -> None:
     assert whole.min.tolist() == [1.0]
     assert whole.max.tolist() == [4.0]
     assert whole.last_step.tolist() == [5]
+
+
+def test_aggregates_grow_per_column_whatever_each_earlier_length() -> None:
+    """Columns whose chunks hold different numbers of groups (three of the same: undone
+    together), one with none (a new chunk), short earlier chunks stored as plain columns:
+    each column's aggregates are its earlier ones followed by the new ones."""
+    rng = np.random.default_rng(5)
+    earlier = [rng.normal(0, 1, n) for n in (1024, 300, 100, 1024, 1024)]
+    old_lods = [chunks.payloads(np.arange(len(v), dtype=np.int64), np.zeros(len(v)),
+                                v.reshape(-1, 1), 128)[0].lod for v in earlier]
+    steps = np.arange(5000, 5256, dtype=np.int64)
+    matrix = rng.normal(0, 1, (256, 6))
+    made = chunks.payloads(steps, np.ones(256), matrix, 128, [*old_lods, None])
+    for k in range(5):
+        got = Entries.from_bytes(made[k].lod)
+        before = Entries.from_bytes(old_lods[k])
+        assert got.count.tolist() == [*before.count.tolist(), 128, 128]
+        assert got.first_step.tolist() == [*before.first_step.tolist(), 5000, 5128]
+        assert got.max.tolist()[-1] == matrix[128:, k].max()
+        assert got.min.tolist()[:-2] == before.min.tolist()
+        assert got.sum.tolist()[:-2] == before.sum.tolist()
+    assert Entries.from_bytes(made[5].lod).count.tolist() == [128, 128]

@@ -9,7 +9,10 @@ columns together, and each column's payloads are the bytes ``Entries.to_bytes`` 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -30,17 +33,35 @@ class Payloads:
     points: bytes
 
 
-def payloads(steps: I64, times: F64, matrix: F64, lod_points: int) -> list[Payloads]:
+def payloads(steps: I64, times: F64, matrix: F64, lod_points: int,
+             earlier_lods: Sequence[bytes | None] = ()) -> list[Payloads]:
     """Per column of ``matrix`` (lines x metrics, at least one line): its whole-chunk
-    summary, its aggregates of every ``lod_points`` lines, and its raw points."""
+    summary, its aggregates of every ``lod_points`` lines, and its raw points.
+
+    ``earlier_lods``, when given, holds per column the aggregates of the chunk these points
+    are appended to (or None): such a column's aggregates then follow those in one payload,
+    re-encoded whole (they are small; a chart reads them in one piece)."""
     n = matrix.shape[0]
-    summary = _levels(steps, times, matrix, np.zeros(1, np.int64))
-    lod = _levels(steps, times, matrix, np.arange(0, n, max(1, lod_points)))
+    summary = _pack(_table(steps, times, matrix, np.zeros(1, np.int64)))
+    table = _table(steps, times, matrix, np.arange(0, n, max(1, lod_points)))
+    lod = _pack(table)
+    by_length: dict[int, list[tuple[int, I64]]] = defaultdict(list)
+    grown = [k for k, blob in enumerate(earlier_lods) if blob is not None]
+    for k, old in zip(grown, _unpack([cast(bytes, earlier_lods[k]) for k in grown]),
+                      strict=True):
+        by_length[old.shape[1]].append((k, old))
+    for members in by_length.values():  # usually one: every metric on every line
+        columns = [k for k, _ in members]
+        joined = np.concatenate([np.stack([old for _, old in members]), table[columns]], axis=2)
+        for k, payload in zip(columns, _pack(joined), strict=True):
+            lod[k] = payload
     points = _points(steps, times, matrix)
     return [Payloads(s, g, p) for s, g, p in zip(summary, lod, points, strict=True)]
 
 
-def _levels(steps: I64, times: F64, matrix: F64, starts: I64) -> list[bytes]:
+def _table(steps: I64, times: F64, matrix: F64, starts: I64) -> I64:
+    """Per column, the aggregates of the groups of lines beginning at ``starts``:
+    (columns, FIELDS, groups), floats as their bit patterns."""
     n, width = matrix.shape
     ends = np.append(starts[1:], n) - 1
     finite = np.isfinite(matrix)
@@ -70,15 +91,53 @@ def _levels(steps: I64, times: F64, matrix: F64, starts: I64) -> list[bytes]:
             values = per_key[name]
             table[:, row, :] = (values if values.dtype == np.int64
                                 else np.ascontiguousarray(values).view(np.int64)).T
+    return table
+
+
+_INTEGER = [i for i, name in enumerate(FIELDS)
+            if name in ("first_step", "last_step", "count", "finite")]
+
+
+def _pack(table: I64) -> list[bytes]:
+    """Per column, the bytes ``Entries.to_bytes`` makes of its aggregates."""
+    width, fields, groups = table.shape
     if groups <= _PLAIN_UP_TO:
         plain = table.astype("<i8")
         return [plain[k].tobytes() for k in range(width)]
-    integer = [i for i, name in enumerate(FIELDS)
-               if name in ("first_step", "last_step", "count", "finite")]
-    table[:, integer, :] = np.diff(table[:, integer, :], axis=2, prepend=np.int64(0))
-    planes = table.astype("<i8").view(np.uint8).reshape(width, len(FIELDS), groups, 8)
+    coded = table.copy()
+    coded[:, _INTEGER, :] = np.diff(table[:, _INTEGER, :], axis=2, prepend=np.int64(0))
+    planes = coded.astype("<i8").view(np.uint8).reshape(width, fields, groups, 8)
     planes = planes.transpose(0, 1, 3, 2)
     return [_PACKED + zstd.compress(planes[k].tobytes(), 1) for k in range(width)]
+
+
+def _unpack(payloads: list[bytes]) -> list[I64]:
+    """The (FIELDS, groups) tables of aggregates that ``_pack`` or ``Entries.to_bytes``
+    made. Compressed ones of one size (a seal's metrics) are undone in one numpy pass."""
+    out: list[I64 | None] = [None] * len(payloads)
+    bodies: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for i, payload in enumerate(payloads):
+        body = None
+        if payload.startswith(_PACKED):
+            try:
+                body = zstd.decompress(payload[len(_PACKED):])
+            except ValueError:  # plain columns that happen to begin with the mark
+                body = None
+        if body is not None and len(body) % (8 * len(FIELDS)) == 0:
+            bodies[len(body)].append((i, body))
+        else:
+            entries = Entries.from_bytes(payload)
+            out[i] = np.stack([getattr(entries, name).view(np.int64) for name in FIELDS])
+    for size, members in bodies.items():
+        groups = size // (8 * len(FIELDS))
+        grid = np.frombuffer(b"".join(body for _, body in members), np.uint8)
+        grid = grid.reshape(len(members), len(FIELDS), 8, groups).transpose(0, 1, 3, 2)
+        tables = np.ascontiguousarray(grid).view("<i8").reshape(
+            len(members), len(FIELDS), groups).astype(np.int64)
+        tables[:, _INTEGER, :] = np.cumsum(tables[:, _INTEGER, :], axis=2)
+        for (i, _), table in zip(members, tables, strict=True):
+            out[i] = table
+    return [cast(I64, table) for table in out]
 
 
 def _points(steps: I64, times: F64, matrix: F64) -> list[bytes]:

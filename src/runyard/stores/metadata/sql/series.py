@@ -262,15 +262,17 @@ def _chunk_rows(s: Db, run_id: int, start: int, end: int, steps: Any, times: Any
                 matrix: Any, keys: Sequence[str], previous: Previous) -> list[dict[str, Any]]:
     """Rows for the columns of ``matrix`` (``keys``, lines [start, end)). A key whose
     ``previous`` chunk takes them in gets one row for both: that chunk's row is deleted
-    here, and the new payloads are appended to its own as parts (runyard.history.parts),
-    so growing a chunk re-encodes nothing. A chunk's steps must keep rising across the
-    join: its first and last step bound it."""
-    payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix), LOD_POINTS)
+    here, the new points are appended to its own as a part (runyard.history.parts, nothing
+    re-encoded) and its aggregates re-encoded with the new ones (they are small). A chunk's
+    steps must keep rising across the join: its first and last step bound it."""
+    takers = [previous[key] if key in previous and previous[key].last_step <= int(steps[0])
+              else None for key in keys]
+    payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix), LOD_POINTS,
+                               [old.lod if old is not None else None for old in takers])
     rows: list[dict[str, Any]] = []
     grown: list[tuple[str, _Open, chunks.Payloads]] = []
-    for key, payload in zip(keys, payloads, strict=True):
-        old = previous.get(key)
-        if old is not None and old.last_step <= int(steps[0]):
+    for key, old, payload in zip(keys, takers, payloads, strict=True):
+        if old is not None:
             grown.append((key, old, payload))
         else:
             rows.append(_chunk_row(run_id, key, start, end, steps, payload))
@@ -284,7 +286,7 @@ def _chunk_rows(s: Db, run_id: int, start: int, end: int, steps: Any, times: Any
         rows.append({"run_id": run_id, "key": key, "start_line": old.start_line,
                      "end_line": end, "first_step": old.first_step,
                      "last_step": int(steps[-1]), "count": old.count + len(steps),
-                     "summary": summary, "lod": join_parts([old.lod, new.lod]),
+                     "summary": summary, "lod": new.lod,
                      "points": join_parts([old.points, new.points])})
     for first, names in by_start.items():
         s.execute(delete(CHUNKS).where(CHUNKS.c.run_id == run_id, CHUNKS.c.key.in_(names),
