@@ -70,15 +70,17 @@ def test_grown_points_lod_and_summary_equal_the_whole_column_s() -> None:
     assert whole.last[0] == values[-1]
 
 
-def test_summaries_that_are_not_one_plain_entry_merge_the_slow_way() -> None:
+def test_only_whole_chunk_summaries_merge() -> None:
     a = Entries.from_points(*[np.asarray(x) for x in ([1, 2], [3.0, 4.0], [0.0, 1.0])])
     b = Entries.from_points(*[np.asarray(x) for x in ([5], [1.0], [2.0])])
-    (merged,) = chunks.merge_summaries([a.to_bytes()], [b.to_bytes()])
+    (merged,) = chunks.merge_summaries([a.group(2).to_bytes()], [b.to_bytes()])
     whole = Entries.from_bytes(merged)
     assert whole.count.tolist() == [3]
     assert whole.min.tolist() == [1.0]
     assert whole.max.tolist() == [4.0]
     assert whole.last_step.tolist() == [5]
+    with pytest.raises(ValueError, match="summary"):
+        chunks.merge_summaries([a.to_bytes()], [b.to_bytes()])  # two entries, not one
 
 
 def test_aggregates_grow_per_column_whatever_each_earlier_length() -> None:

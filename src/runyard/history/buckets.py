@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from runyard.history import parts, zstd
+from runyard.history import zstd
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -101,20 +101,6 @@ class Entries:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:
-        """Entries of ``to_bytes``, or of every part of a grown chunk (runyard.history.parts),
-        in order."""
-        if raw.startswith(parts.MAGIC):
-            try:
-                pieces = parts.split(raw)
-            except ValueError:  # plain columns that happen to begin with the mark
-                pieces = [raw]
-            if len(pieces) > 1:
-                return cls.concat([cls._from_one(piece) for piece in pieces])
-            raw = pieces[0]
-        return cls._from_one(raw)
-
-    @classmethod
-    def _from_one(cls, raw: bytes) -> Entries:
         body, packed = raw, False  # older chunks hold plain columns
         if raw.startswith(_PACKED):
             try:

@@ -164,10 +164,8 @@ def merge_summaries(earlier: list[bytes], later: list[bytes]) -> list[bytes]:
     from their two one-entry summaries (as ``payloads`` makes them)."""
     if not earlier:
         return []
-    if any(len(b) != _SUMMARY_BYTES for b in (*earlier, *later)):  # not one plain entry
-        return [Entries.concat([Entries.from_bytes(a), Entries.from_bytes(b)])
-                .group_at(np.zeros(1, np.int64)).to_bytes()
-                for a, b in zip(earlier, later, strict=True)]
+    if any(len(b) != _SUMMARY_BYTES for b in (*earlier, *later)):
+        raise ValueError("not a whole-chunk summary")
     # A plain entry is its fields, one little-endian 8-byte column each.
     a = np.frombuffer(b"".join(earlier), "<i8").reshape(-1, len(FIELDS)).astype(np.int64)
     b = np.frombuffer(b"".join(later), "<i8").reshape(-1, len(FIELDS)).astype(np.int64)

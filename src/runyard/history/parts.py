@@ -1,8 +1,9 @@
-"""Parts: a chunk column grown by appending payloads, each compressed on its own.
+"""Parts: a chunk's points grown by appending payloads, each compressed on its own.
 
 A metric's chunk takes in the next seals' points (``series.MERGE_LINES``). Re-encoding the
-whole chunk at every seal would cost the ingest path several times its sealing work;
-instead each seal's payload (points, or pyramid entries) is appended as it was encoded:
+whole chunk at every seal would cost the ingest path several times its sealing work
+(measured: a third of W2's throughput); instead each seal's points payload is appended as
+it was encoded:
 
     RYP1 | u32 parts | u32 length x parts | the parts, in order
 
