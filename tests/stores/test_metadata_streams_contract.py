@@ -744,3 +744,23 @@ def test_history_versions_name_each_existing_run_with_its_line_count(
     assert metadata_store.history_versions(ENTITY, PROJECT, ["r1"]) == {"r1": (first.id, 3)}
     assert metadata_store.history_versions(ENTITY, "other", ["r1"]) == {}
     assert metadata_store.history_versions(ENTITY, PROJECT, []) == {}
+
+
+def test_history_versions_now_answers_the_same_or_defers(
+        metadata_store: MetadataStore) -> None:
+    """On the event loop: the same answer, each call seeing every earlier write, or None
+    (ask from a worker thread). SQLite answers; a store whose connection is in use defers."""
+    first = run(metadata_store, "r1")
+    inline = getattr(metadata_store, "engine", None) is not None and \
+        metadata_store.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
+    for count in (1, 2, 3):
+        metadata_store.apply_stream(first.id, history(count - 1, [f'{{"_step": {count}}}']), T0)
+        now = metadata_store.history_versions_now(ENTITY, PROJECT, ["missing", "r1"])
+        assert now == (metadata_store.history_versions(ENTITY, PROJECT, ["r1"])
+                       if inline else None)
+        if inline:
+            assert now == {"r1": (first.id, count)}
+    if inline:
+        lock = metadata_store._inline_lock  # type: ignore[attr-defined]
+        with lock:  # another caller is using the connection: defer, do not wait
+            assert metadata_store.history_versions_now(ENTITY, PROJECT, ["r1"]) is None

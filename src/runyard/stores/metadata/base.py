@@ -553,6 +553,13 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     def get_run(self, entity: str, project: str, name: str) -> RunRecord | None: ...
 
+    def history_versions_now(self, entity: str, project: str,
+                             names: Sequence[str]) -> dict[str, tuple[int, int]] | None:
+        """``history_versions`` answered on the calling thread (an event loop) when the
+        adapter can do so without waiting on a network or a lock; otherwise None, and the
+        caller asks ``history_versions`` from a worker thread. Default: None."""
+        return None
+
     def history_versions(self, entity: str, project: str,
                          names: Sequence[str]) -> dict[str, tuple[int, int]]:
         """(run id, history line count) of each named run that exists (absent names are

@@ -25,7 +25,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,6 +78,9 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
+        # SQLite only: one connection for reads made on the event loop (history_versions_now).
+        self._inline_lock = threading.Lock() if self.url.get_backend_name() == "sqlite" else None
+        self._inline: Connection | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -103,6 +106,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
+        self._drop_inline()
         if self._engine is not None:
             self._engine.dispose()
         self._engine = None
@@ -288,6 +292,39 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
                 .where(m.Entity.name == entity, m.Project.name == project, m.Run.name == name)
             )
             return self._run_record(s, run) if run else None
+
+    def history_versions_now(self, entity: str, project: str,
+                             names: Sequence[str]) -> dict[str, tuple[int, int]] | None:
+        # SQLite is a local file and this query takes ~0.03 ms: on the event loop it spares
+        # a cached chart the hop to a worker thread (~0.2 ms of its ~1 ms). It runs on a
+        # connection of its own with a 20 ms busy timeout, and only when no other caller
+        # holds that connection; anything else answers None (ask from a worker thread).
+        lock = self._inline_lock
+        if lock is None or not names or not lock.acquire(blocking=False):
+            return None
+        try:
+            if self._inline is None:
+                self._inline = self.engine.connect()
+                self._inline.exec_driver_sql(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
+            try:
+                rows = self._inline.execute(_HISTORY_VERSIONS, {
+                    "entity": entity, "project": project, "names": list(names)}).all()
+            finally:
+                self._inline.rollback()  # end the read: later calls see later writes
+        except SQLAlchemyError:
+            self._drop_inline()
+            return None
+        finally:
+            lock.release()
+        by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
+        return {name: by_name[name] for name in names if name in by_name}
+
+    def _drop_inline(self) -> None:
+        conn, self._inline = self._inline, None
+        if conn is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                conn.invalidate()  # its short busy timeout must not go back to the pool
+                conn.close()
 
     def history_versions(self, entity: str, project: str,
                          names: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -619,6 +656,8 @@ _HISTORY_VERSIONS = (
 WAL_SIZE_LIMIT = 0
 #: Bytes of the database file read through a memory map.
 MMAP_BYTES = 256 << 20
+#: How long a read made on the event loop may wait for SQLite's lock before giving up.
+INLINE_BUSY_MS = 20
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
