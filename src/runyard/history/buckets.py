@@ -10,6 +10,8 @@ raw points between its first and last step.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,21 +103,7 @@ class Entries:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:
-        body, packed = raw, False  # older chunks hold plain columns
-        if raw.startswith(_PACKED):
-            try:
-                body, packed = zstd.decompress(raw[len(_PACKED):]), True
-            except ValueError:  # plain columns that happen to begin with the mark
-                pass
-        width = len(FIELDS)
-        n = len(body) // (8 * width)
-        grid = np.frombuffer(body, np.uint8, n * 8 * width)
-        if packed:  # one transpose for every column, then undo the integer deltas
-            table = np.ascontiguousarray(grid.reshape(width, 8, n).transpose(0, 2, 1))
-            table = table.view("<i8").reshape(width, n).astype(np.int64, copy=False)
-            table[_INTEGER_ROWS] = np.cumsum(table[_INTEGER_ROWS], axis=1)
-        else:
-            table = grid.view("<i8").reshape(width, n).astype(np.int64)
+        (table,) = tables([raw])
         return cls(*(table[i] if name in _INTEGER_FIELDS else table[i].view(np.float64)
                      for i, name in enumerate(FIELDS)))
 
@@ -135,6 +123,35 @@ class Entries:
             "last": [_json_float(v) for v in self.last.tolist()],
             "count": self.count.tolist(),
         }
+
+
+def tables(payloads: Sequence[bytes]) -> list[I64]:
+    """The (FIELDS, entries) tables of ``to_bytes`` payloads, floats as their bit patterns.
+    Compressed payloads of one size (a seal's metrics) are undone in one numpy pass."""
+    width = len(FIELDS)
+    out: list[I64] = [np.empty((width, 0), np.int64)] * len(payloads)
+    packed: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+    for i, raw in enumerate(payloads):
+        if raw.startswith(_PACKED):
+            try:
+                body = zstd.decompress(raw[len(_PACKED):])
+            except ValueError:  # plain columns that happen to begin with the mark
+                pass
+            else:
+                packed[len(body) // (8 * width)].append((i, body))
+                continue
+        n = len(raw) // (8 * width)  # older chunks hold plain columns
+        out[i] = np.frombuffer(raw, "<i8", n * width).reshape(width, n).astype(np.int64)
+    for n, members in packed.items():
+        # One transpose for every column of every payload, then undo the integer deltas.
+        grid = np.frombuffer(b"".join(body[:n * 8 * width] for _, body in members), np.uint8)
+        planes = np.ascontiguousarray(grid.reshape(len(members), width, 8, n)
+                                      .transpose(0, 1, 3, 2))
+        table = planes.view("<i8").reshape(len(members), width, n).astype(np.int64, copy=False)
+        table[:, _INTEGER_ROWS] = np.cumsum(table[:, _INTEGER_ROWS], axis=2)
+        for (i, _), one in zip(members, table, strict=True):
+            out[i] = one
+    return out
 
 
 def _nullable(values: F64, keep: npt.NDArray[np.bool_]) -> list[float | None]:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from runyard.history import codec, zstd
-from runyard.history.buckets import _PACKED, _PLAIN_UP_TO, FIELDS, Entries
+from runyard.history.buckets import _PACKED, _PLAIN_UP_TO, FIELDS, tables
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -47,7 +47,7 @@ def payloads(steps: I64, times: F64, matrix: F64, lod_points: int,
     lod = _pack(table)
     by_length: dict[int, list[tuple[int, I64]]] = defaultdict(list)
     grown = [k for k, blob in enumerate(earlier_lods) if blob is not None]
-    for k, old in zip(grown, _unpack([cast(bytes, earlier_lods[k]) for k in grown]),
+    for k, old in zip(grown, tables([cast(bytes, earlier_lods[k]) for k in grown]),
                       strict=True):
         by_length[old.shape[1]].append((k, old))
     for members in by_length.values():  # usually one: every metric on every line
@@ -109,35 +109,6 @@ def _pack(table: I64) -> list[bytes]:
     planes = coded.astype("<i8").view(np.uint8).reshape(width, fields, groups, 8)
     planes = planes.transpose(0, 1, 3, 2)
     return [_PACKED + zstd.compress(planes[k].tobytes(), 1) for k in range(width)]
-
-
-def _unpack(payloads: list[bytes]) -> list[I64]:
-    """The (FIELDS, groups) tables of aggregates that ``_pack`` or ``Entries.to_bytes``
-    made. Compressed ones of one size (a seal's metrics) are undone in one numpy pass."""
-    out: list[I64 | None] = [None] * len(payloads)
-    bodies: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
-    for i, payload in enumerate(payloads):
-        body = None
-        if payload.startswith(_PACKED):
-            try:
-                body = zstd.decompress(payload[len(_PACKED):])
-            except ValueError:  # plain columns that happen to begin with the mark
-                body = None
-        if body is not None and len(body) % (8 * len(FIELDS)) == 0:
-            bodies[len(body)].append((i, body))
-        else:
-            entries = Entries.from_bytes(payload)
-            out[i] = np.stack([getattr(entries, name).view(np.int64) for name in FIELDS])
-    for size, members in bodies.items():
-        groups = size // (8 * len(FIELDS))
-        grid = np.frombuffer(b"".join(body for _, body in members), np.uint8)
-        grid = grid.reshape(len(members), len(FIELDS), 8, groups).transpose(0, 1, 3, 2)
-        tables = np.ascontiguousarray(grid).view("<i8").reshape(
-            len(members), len(FIELDS), groups).astype(np.int64)
-        tables[:, _INTEGER, :] = np.cumsum(tables[:, _INTEGER, :], axis=2)
-        for (i, _), table in zip(members, tables, strict=True):
-            out[i] = table
-    return [cast(I64, table) for table in out]
 
 
 def _points(steps: I64, times: F64, matrix: F64) -> list[bytes]:
