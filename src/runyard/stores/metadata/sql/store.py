@@ -307,8 +307,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
                 self._inline = self.engine.connect()
                 self._inline.exec_driver_sql(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
             try:
-                rows = self._inline.execute(_HISTORY_VERSIONS, {
-                    "entity": entity, "project": project, "names": list(names)}).all()
+                return _history_versions(self._inline, entity, project, names)
             finally:
                 self._inline.rollback()  # end the read: later calls see later writes
         except SQLAlchemyError:
@@ -316,8 +315,6 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             return None
         finally:
             lock.release()
-        by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
-        return {name: by_name[name] for name in names if name in by_name}
 
     def _drop_inline(self) -> None:
         conn, self._inline = self._inline, None
@@ -333,10 +330,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         if not names:
             return {}
         with _db_errors(), self.engine.connect() as conn:
-            rows = conn.execute(_HISTORY_VERSIONS, {"entity": entity, "project": project,
-                                                    "names": list(names)}).all()
-        by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
-        return {name: by_name[name] for name in names if name in by_name}
+            return _history_versions(conn, entity, project, names)
 
     def get_run_by_id(self, run_id: int) -> RunRecord | None:
         with self._tx() as s:
@@ -650,6 +644,15 @@ _HISTORY_VERSIONS = (
     .where(m.Entity.name == bindparam("entity"), m.Project.name == bindparam("project"),
            m.Run.name.in_(bindparam("names", expanding=True)))
 )
+
+
+def _history_versions(conn: Connection, entity: str, project: str,
+                      names: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(run id, line count) per named run that exists, in the order asked for."""
+    rows = conn.execute(_HISTORY_VERSIONS, {"entity": entity, "project": project,
+                                            "names": list(names)}).all()
+    by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
+    return {name: by_name[name] for name in names if name in by_name}
 
 
 #: Bytes of SQLite's write-ahead log kept on disk once checkpointed (it grows again as needed).
