@@ -25,6 +25,7 @@ from runyard.stores.metadata.base import (
     RunRecord,
     StreamBatch,
 )
+from tests import asyncrun
 from tests.stores.test_metadata_contract import (
     ENTITY,
     PROJECT,
@@ -746,21 +747,22 @@ def test_history_versions_name_each_existing_run_with_its_line_count(
     assert metadata_store.history_versions(ENTITY, PROJECT, []) == {}
 
 
-def test_history_versions_now_answers_the_same_or_defers(
+def test_history_versions_async_answers_the_same_seeing_every_earlier_write(
         metadata_store: MetadataStore) -> None:
-    """On the event loop: the same answer, each call seeing every earlier write, or None
-    (ask from a worker thread). SQLite answers; a store whose connection is in use defers."""
+    """From the event loop (where cached charts ask it): the same answer as
+    history_versions, each call seeing every write committed before it, on one loop."""
     first = run(metadata_store, "r1")
-    inline = getattr(metadata_store, "engine", None) is not None and \
-        metadata_store.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
-    for count in (1, 2, 3):
-        metadata_store.apply_stream(first.id, history(count - 1, [f'{{"_step": {count}}}']), T0)
-        now = metadata_store.history_versions_now(ENTITY, PROJECT, ["missing", "r1"])
-        assert now == (metadata_store.history_versions(ENTITY, PROJECT, ["r1"])
-                       if inline else None)
-        if inline:
-            assert now == {"r1": (first.id, count)}
-    if inline:
-        lock = metadata_store._inline_lock  # type: ignore[attr-defined]
-        with lock:  # another caller is using the connection: defer, do not wait
-            assert metadata_store.history_versions_now(ENTITY, PROJECT, ["r1"]) is None
+    second = run(metadata_store, "r2")
+
+    async def main() -> None:
+        for count in (1, 2, 3):
+            metadata_store.apply_stream(first.id, history(count - 1, [f'{{"_step": {count}}}']),
+                                        T0)
+            found = await metadata_store.history_versions_async(
+                ENTITY, PROJECT, ["missing", "r2", "r1"])
+            assert found == {"r2": (second.id, 0), "r1": (first.id, count)}
+            assert list(found) == ["r2", "r1"]
+        assert await metadata_store.history_versions_async(ENTITY, PROJECT, []) == {}
+        assert await metadata_store.history_versions_async(ENTITY, "other", ["r1"]) == {}
+
+    asyncrun.run(main())

@@ -13,8 +13,9 @@ A cached answer must still be current, whichever replica took the last write:
   needs no database query;
 - otherwise (``memory://`` is per process: another replica's write bumps only its own
   counter) each request reads the runs' line counts, all in one small query
-  (``MetadataStore.history_versions``; on SQLite made on the event loop when that cannot
-  wait, ``history_versions_now``), and the per-run entries are keyed by them.
+  (``MetadataStore.history_versions_async``: on SQLite and MySQL/MariaDB made on the event
+  loop without blocking it, else from a worker thread), and the per-run entries are keyed
+  by them.
 
 Every answer carries an ``ETag`` made of those versions; a client that revalidates
 (``If-None-Match``) gets ``304 Not Modified`` without the series being read or sent.
@@ -144,10 +145,7 @@ async def _chart(request: Request, user: UserRecord, entity: str, project: str,
         if cached is not None:
             tag, _, cached_body = cached.partition(b"\n")
             return _answer(request, tag.decode("ascii"), cached_body)
-    versions = store.history_versions_now(entity, project, names)
-    if versions is None:
-        versions = await anyio.to_thread.run_sync(store.history_versions, entity, project,
-                                                  names)
+    versions = await store.history_versions_async(entity, project, names)
     for run_name in names:
         if run_name not in versions:
             raise NotFound(f"run {entity}/{project}/{run_name} does not exist")

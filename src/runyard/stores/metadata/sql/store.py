@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     create_engine,
     delete,
     event,
@@ -25,7 +24,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,7 +45,7 @@ from runyard.stores.metadata.base import (
     StreamBatch,
     UserRecord,
 )
-from runyard.stores.metadata.sql import history, series, streams
+from runyard.stores.metadata.sql import history, series, streams, versions
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
 from runyard.stores.metadata.sql.pending import PendingValues
@@ -78,9 +77,9 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
-        # SQLite only: one connection for reads made on the event loop (history_versions_now).
-        self._inline_lock = threading.Lock() if self.url.get_backend_name() == "sqlite" else None
-        self._inline: Connection | None = None
+        # Readers of history_versions on the event loop (sql/versions.py), made by open().
+        self._sqlite_reader: versions.SqliteReader | None = None
+        self._loop_reader: versions.LoopReader | None = None
 
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -101,12 +100,19 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         if engine.dialect.name == "sqlite":
             self._checkpointer = _Checkpointer(engine)
             self._checkpointer.start()
+            self._sqlite_reader = versions.SqliteReader(engine)
+        else:
+            self._loop_reader = versions.LoopReader.for_engine(
+                engine, self._password.get if self._password is not None else None)
 
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.stop()
             self._checkpointer = None
-        self._drop_inline()
+        for reader in (self._sqlite_reader, self._loop_reader):
+            if reader is not None:
+                reader.close()
+        self._sqlite_reader = self._loop_reader = None
         if self._engine is not None:
             self._engine.dispose()
         self._engine = None
@@ -293,35 +299,19 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             )
             return self._run_record(s, run) if run else None
 
-    def history_versions_now(self, entity: str, project: str,
-                             names: Sequence[str]) -> dict[str, tuple[int, int]] | None:
-        # SQLite is a local file and this query takes ~0.03 ms: on the event loop it spares
-        # a cached chart the hop to a worker thread (~0.2 ms of its ~1 ms). It runs on a
-        # connection of its own with a 20 ms busy timeout, and only when no other caller
-        # holds that connection; anything else answers None (ask from a worker thread).
-        lock = self._inline_lock
-        if lock is None or not names or not lock.acquire(blocking=False):
-            return None
-        try:
-            if self._inline is None:
-                self._inline = self.engine.connect()
-                self._inline.exec_driver_sql(f"PRAGMA busy_timeout={INLINE_BUSY_MS}")
-            try:
-                return _history_versions(self._inline, entity, project, names)
-            finally:
-                self._inline.rollback()  # end the read: later calls see later writes
-        except SQLAlchemyError:
-            self._drop_inline()
-            return None
-        finally:
-            lock.release()
-
-    def _drop_inline(self) -> None:
-        conn, self._inline = self._inline, None
-        if conn is not None:
-            with contextlib.suppress(SQLAlchemyError):
-                conn.invalidate()  # its short busy timeout must not go back to the pool
-                conn.close()
+    async def history_versions_async(self, entity: str, project: str,
+                                     names: Sequence[str]) -> dict[str, tuple[int, int]]:
+        # On the event loop when a reader can answer there without blocking it (SQLite's
+        # local file, MySQL/MariaDB through its async driver; sql/versions.py), else from a
+        # worker thread.
+        found: versions.Versions | None = None
+        if names and self._sqlite_reader is not None:
+            found = self._sqlite_reader.read(entity, project, names)
+        elif names and self._loop_reader is not None:
+            found = await self._loop_reader.read(entity, project, names)
+        if found is not None:
+            return found
+        return await super().history_versions_async(entity, project, names)
 
     def history_versions(self, entity: str, project: str,
                          names: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -330,7 +320,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
         if not names:
             return {}
         with _db_errors(), self.engine.connect() as conn:
-            return _history_versions(conn, entity, project, names)
+            return versions.pooled(conn, entity, project, names)
 
     def get_run_by_id(self, run_id: int) -> RunRecord | None:
         with self._tx() as s:
@@ -637,30 +627,10 @@ def _is_auth_error(exc: Exception) -> bool:
     return "password authentication failed" in text or "Access denied for user" in text
 
 
-_HISTORY_VERSIONS = (
-    select(m.Run.name, m.Run.id, m.Run.history_line_count)
-    .join(m.Project, m.Project.id == m.Run.project_id)
-    .join(m.Entity, m.Entity.id == m.Project.entity_id)
-    .where(m.Entity.name == bindparam("entity"), m.Project.name == bindparam("project"),
-           m.Run.name.in_(bindparam("names", expanding=True)))
-)
-
-
-def _history_versions(conn: Connection, entity: str, project: str,
-                      names: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """(run id, line count) per named run that exists, in the order asked for."""
-    rows = conn.execute(_HISTORY_VERSIONS, {"entity": entity, "project": project,
-                                            "names": list(names)}).all()
-    by_name = {str(name): (int(run_id), int(count)) for name, run_id, count in rows}
-    return {name: by_name[name] for name in names if name in by_name}
-
-
 #: Bytes of SQLite's write-ahead log kept on disk once checkpointed (it grows again as needed).
 WAL_SIZE_LIMIT = 0
 #: Bytes of the database file read through a memory map.
 MMAP_BYTES = 256 << 20
-#: How long a read made on the event loop may wait for SQLite's lock before giving up.
-INLINE_BUSY_MS = 20
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
