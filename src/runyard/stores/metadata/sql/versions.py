@@ -150,7 +150,7 @@ class LoopReader:
             sql, name_params = self._statement(len(names))
             values: dict[str, Any] = {"entity": entity, "project": project,
                                       **dict(zip(name_params, names, strict=True))}
-            with anyio.fail_after(QUERY_TIMEOUT):
+            async with asyncio.timeout(QUERY_TIMEOUT):  # lighter than an anyio cancel scope
                 async with self._conn.cursor() as cursor:
                     await cursor.execute(sql, values)
                     rows = await cursor.fetchall()
