@@ -79,27 +79,39 @@ def w1(ctx: Ctx) -> dict[str, Any]:
     res: dict[str, Any] = {"steps": steps, "metrics": metrics, "points": steps * metrics}
     script = str(SCRIPTS / "w1_wandb.py")
 
-    ctx.log(f"W1 wandb offline baseline: {metrics} metrics x {steps} steps")
-    res["wandb_offline"] = _run_client(
-        [script, "w1", "offline1", str(steps), str(metrics)],
-        _wandb_env(ctx.workdir("w1-offline"), None), ctx.workdir("w1-offline"), s.w1_timeout)
-    ctx.log(f"W1 wandb offline: {res['wandb_offline']['total_s']:.2f} s")
-
+    offline: list[dict[str, Any]] = []
+    online: list[dict[str, Any]] = []
     with ctx.runyard("W1") as server:
-        ctx.log(f"W1 wandb -> Runyard: {metrics} metrics x {steps} steps")
-        res["runyard"] = _run_client(
-            [script, "w1", "online1", str(steps), str(metrics)],
-            _wandb_env(ctx.workdir("w1-online"), server.url), ctx.workdir("w1-online"),
-            s.w1_timeout)
-        with c.sync_client(server.url) as api:
-            run = c.check(api.get("/api/v1/entities/admin/projects/w1/runs/online1"), "run")
-        res["runyard"]["stored_lines"] = run.get("history_line_count")
-        res["runyard"]["state"] = run.get("state")
-        if run.get("history_line_count") != steps:
-            res["runyard"]["error"] = (f"stored {run.get('history_line_count')} lines, "
-                                       f"expected {steps}")
-        ctx.log(f"W1 wandb -> Runyard: {res['runyard']['total_s']:.2f} s "
-                f"({run.get('history_line_count')} lines stored, {run.get('state')})")
+        for rep in range(1, s.w1_reps + 1):
+            name = f"offline{rep}"
+            ctx.log(f"W1 wandb offline baseline {rep}/{s.w1_reps}: {metrics} metrics x {steps} "
+                    "steps")
+            offline.append(_run_client([script, "w1", name, str(steps), str(metrics)],
+                                       _wandb_env(ctx.workdir(f"w1-{name}"), None),
+                                       ctx.workdir(f"w1-{name}"), s.w1_timeout))
+            ctx.log(f"W1 wandb offline: {offline[-1]['total_s']:.2f} s")
+            name = f"online{rep}"
+            ctx.log(f"W1 wandb -> Runyard {rep}/{s.w1_reps}: {metrics} metrics x {steps} steps")
+            result = _run_client([script, "w1", name, str(steps), str(metrics)],
+                                 _wandb_env(ctx.workdir(f"w1-{name}"), server.url),
+                                 ctx.workdir(f"w1-{name}"), s.w1_timeout)
+            with c.sync_client(server.url) as api:
+                run = c.check(api.get(f"/api/v1/entities/admin/projects/w1/runs/{name}"), "run")
+            result["stored_lines"] = run.get("history_line_count")
+            result["state"] = run.get("state")
+            if run.get("history_line_count") != steps:
+                result["error"] = (f"stored {run.get('history_line_count')} lines, "
+                                   f"expected {steps}")
+            online.append(result)
+            ctx.log(f"W1 wandb -> Runyard: {result['total_s']:.2f} s "
+                    f"({run.get('history_line_count')} lines stored, {run.get('state')})")
+    res["wandb_offline"] = _median_run(offline)
+    res["runyard"] = _median_run(online)
+    res["wandb_offline_runs_s"] = [round(r["total_s"], 2) for r in offline]
+    res["runyard_runs_s"] = [round(r["total_s"], 2) for r in online]
+    errors = [r["error"] for r in online if r.get("error")]
+    if errors:
+        res["runyard"]["error"] = errors[0]
 
     with ctx.mlflow("W1") as server:
         ctx.log(f"W1 MLflow log_batch: {metrics} metrics x {steps} steps")
@@ -113,6 +125,12 @@ def w1(ctx: Ctx) -> dict[str, Any]:
         res["mlflow"]["stored_m0"] = len(hist.get("metrics", []))
         ctx.log(f"W1 MLflow: {res['mlflow']['total_s']:.2f} s")
     return res
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda r: float(r["total_s"]))
+    return dict(ordered[(len(ordered) - 1) // 2])
 
 
 # --- W2 ------------------------------------------------------------------------------------

@@ -37,3 +37,34 @@ def test_columns_sealed_together_equal_columns_sealed_alone(lines: int) -> None:
         assert back_steps.tolist() == steps.tolist()
         assert back_values.tobytes() == matrix[:, k].tobytes()
         assert back_times.tobytes() == times.tobytes()
+
+
+def test_payloads_decoded_together_equal_each_decoded_alone() -> None:
+    """A chart reads a thousand chunks' pyramids in one pass (``from_many_bytes``): it must
+    give what decoding each and concatenating gives, for payloads of different sizes, of
+    the plain form (a few entries) and of the older uncompressed form."""
+    rng = np.random.default_rng(7)
+    raws: list[bytes] = []
+    expected: list[Entries] = []
+    step = 0
+    for size in (9, 9, 1, 300, 9, 3, 0, 9):
+        steps = np.arange(step, step + size, dtype=np.int64)
+        step += size
+        values = rng.normal(size=size)
+        values[::7] = np.nan
+        entries = Entries.from_points(steps, values, steps * 0.5).group(2)
+        expected.append(entries)
+        raws.append(entries.to_bytes())
+    old = expected[1]  # a chunk written before compression: 80 plain bytes an entry
+    raws[1] = b"".join(getattr(old, f).astype("<i8" if f in ("first_step", "last_step", "count",
+                                                             "finite") else "<f8").tobytes()
+                       for f in ("first_step", "last_step", "time", "min", "max", "first",
+                                 "last", "count", "finite", "sum"))
+    together = Entries.from_many_bytes(raws)
+    alone = Entries.concat([Entries.from_bytes(raw) for raw in raws])
+    want = Entries.concat(expected)
+    for name in ("first_step", "last_step", "time", "min", "max", "first", "last", "count",
+                 "finite", "sum"):
+        np.testing.assert_array_equal(getattr(together, name), getattr(want, name))
+        np.testing.assert_array_equal(getattr(alone, name), getattr(want, name))
+    assert len(Entries.from_many_bytes([])) == 0

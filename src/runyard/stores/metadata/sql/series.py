@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from runyard.history import chunks, codec
@@ -343,54 +343,51 @@ def read_series(s: Session, run_id: int, query: SeriesQuery) -> dict[str, Entrie
     tail_lines = [r for r in history.lines_from(s, run_id, sealed) if low <= r.step < high]
     tail = _points_by_key(parse(tail_lines), query.keys)
     result: dict[str, Entries] = {}
+    c = SeriesChunk
     for key in query.keys:
-        chunks = s.execute(
-            select(SeriesChunk.first_step, SeriesChunk.last_step,
-                   SeriesChunk.count.label("points"), SeriesChunk.start_line)
-            .where(SeriesChunk.run_id == run_id, SeriesChunk.key == key,
-                   SeriesChunk.last_step >= low, SeriesChunk.first_step < high)
-            .order_by(SeriesChunk.start_line)
-        ).all()
+        in_range = (c.run_id == run_id, c.key == key, c.last_step >= low, c.first_step < high)
+        chunks, points, biggest = s.execute(
+            select(func.count(), func.sum(c.count), func.max(c.count)).where(*in_range)).one()
         tail_points = len(tail[key][0]) if key in tail else 0
         # Edge chunks count whole: at most this many points are in range.
-        points_in_range = sum(c.points for c in chunks) + tail_points
+        points_in_range = int(points or 0) + tail_points
         per_bucket = points_in_range / max(1, query.buckets)
-        biggest = max((c.points for c in chunks), default=SEAL_LINES)
+        biggest = int(biggest or SEAL_LINES)
         # The coarsest level whose entries still fit one to a bucket.
         level = "summary" if per_bucket >= biggest else (
             "lod" if per_bucket >= LOD_POINTS else "points")
-        parts = _read_chunks(s, run_id, key, chunks, level, low, high)
+        parts = _read_chunks(s, in_range, level, low, high) if chunks else []
         if key in tail:
             parts.append(Entries.from_points(*tail[key]))
         result[key] = merge_to(Entries.concat(parts), query.buckets)
     return result
 
 
-def _read_chunks(s: Session, run_id: int, key: str, chunks: Sequence[Any], level: str,
-                 low: int, high: int) -> list[Entries]:
-    if not chunks:
-        return []
-    starts = [c.start_line for c in chunks]
-    edges = {c.start_line for c in chunks if c.first_step < low or c.last_step >= high}
-    column = (SeriesChunk.summary if level == "summary"
-              else SeriesChunk.lod if level == "lod" else SeriesChunk.points)
-    blobs: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
-        select(SeriesChunk.start_line, column).where(
-            SeriesChunk.run_id == run_id, SeriesChunk.key == key,
-            SeriesChunk.start_line.in_(set(starts) - edges)))}
-    if edges:
-        raw: dict[int, bytes] = {int(row[0]): row[1] for row in s.execute(
-            select(SeriesChunk.start_line, SeriesChunk.points).where(
-                SeriesChunk.run_id == run_id, SeriesChunk.key == key,
-                SeriesChunk.start_line.in_(edges)))}
+def _read_chunks(s: Session, in_range: Sequence[Any], level: str, low: int, high: int
+                 ) -> list[Entries]:
+    """The entries of the chunks ``in_range`` (one key's, in the step range), in line order,
+    at ``level``; an edge chunk (partly outside the range) as its points in the range. One
+    query with the range's own condition: the chunks' blobs and whether each is an edge."""
+    c = SeriesChunk
+    column = c.summary if level == "summary" else c.lod if level == "lod" else c.points
+    edge = or_(c.first_step < low, c.last_step >= high)
+    rows = s.execute(select(edge, case((edge, c.points), else_=column))
+                     .where(*in_range).order_by(c.start_line))
     parts: list[Entries] = []
-    for start in starts:
-        if start in edges:
-            steps, values, times = codec.decode(raw[start])
+    entries: list[bytes] = []  # consecutive aggregates, decoded together
+    for is_edge, blob in rows:
+        if level != "points" and not is_edge:
+            entries.append(blob)
+            continue
+        if entries:
+            parts.append(Entries.from_many_bytes(entries))
+            entries = []
+        if is_edge:
+            steps, values, times = codec.decode(blob)
             keep = (steps >= low) & (steps < high)
             parts.append(Entries.from_points(steps[keep], values[keep], times[keep]))
-        elif level == "points":
-            parts.append(Entries.from_points(*codec.decode(blobs[start])))
         else:
-            parts.append(Entries.from_bytes(blobs[start]))
+            parts.append(Entries.from_points(*codec.decode(blob)))
+    if entries:
+        parts.append(Entries.from_many_bytes(entries))
     return parts
