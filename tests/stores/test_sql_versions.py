@@ -4,13 +4,15 @@ recover from a lost connection."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from runyard.stores.metadata.base import MetadataStore
 from runyard.stores.metadata.sql import versions
+from runyard.stores.metadata.sql.store import SqlMetadataStore
 from tests import asyncrun
 from tests.stores.test_metadata_contract import ENTITY, PROJECT, T0, history, run
 
@@ -108,3 +110,37 @@ def test_the_loop_reader_is_made_only_where_the_async_driver_can_connect() -> No
     # TLS files are not passed on: the worker threads answer, over TLS.
     tls = create_engine("mysql+pymysql://u:p@db.example/runyard?ssl_ca=/etc/ca.pem")
     assert versions.LoopReader.for_engine(tls, None) is None
+
+
+def test_mariadb_reader_connects_with_the_password_from_the_provider(
+        metadata_store: MetadataStore, migrated_database: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password kept in Secrets Manager (the URL has none): the reader's own connection
+    takes it from the same provider the pool uses."""
+    if _dialect(metadata_store) not in ("mysql", "mariadb"):
+        pytest.skip("the async driver's reader is MySQL/MariaDB's")
+    first = run(metadata_store, "r1")
+    user, secret = f"ry_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    url = make_url(migrated_database.url)
+    with migrated_database.engine.begin() as conn:
+        conn.execute(text(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'"))
+        conn.execute(text(f"GRANT SELECT ON `{url.database}`.* TO '{user}'@'%'"))
+    asked: list[bool] = []
+
+    class Provider:
+        def get(self, *, refresh: bool = False) -> str:
+            asked.append(refresh)
+            return secret
+
+    store = SqlMetadataStore(url.set(username=user, password=None).render_as_string(False),
+                             password=Provider())
+    store.open()
+    try:
+        _no_threads(store, monkeypatch)
+        assert asyncrun.run(store.history_versions_async(ENTITY, PROJECT, ["r1"])) == {
+            "r1": (first.id, 0)}
+        assert asked  # the reader asked the provider, off the event loop
+    finally:
+        store.close()
+        with migrated_database.engine.begin() as conn:
+            conn.execute(text(f"DROP USER '{user}'@'%'"))
