@@ -102,6 +102,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest GraphQL, file_stream or API request body, in bytes (413 beyond)."),
     Setting("max_upload_bytes", int, 20 * 1024 * 1024 * 1024,
             "Largest single file upload, in bytes (413 beyond)."),
+    Setting("keep_alive_timeout", int, 120,
+            "Seconds an idle HTTP connection stays open. Keep it above the idle timeouts of "
+            "the clients (Go's 90 s, which wandb-core uses) and of the load balancer (an "
+            "ALB's 60 s): then they close idle connections first. A server that closes first "
+            "races the client's next request on that connection, and the client retries it "
+            "after a backoff."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
 )
 
@@ -154,6 +160,7 @@ class Settings:
     signed_url_ttl: int = 3600
     max_request_bytes: int = 64 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024 * 1024
+    keep_alive_timeout: int = 120
     log_level: str = "info"
     #: Names given by CLI flag or environment (they win over values saved at run time).
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

@@ -125,6 +125,16 @@ def test_aws_settings_reach_the_server(aws_docs: list[dict[str, Any]]) -> None:
     assert plain["RUNYARD_DATABASE_PASSWORD_SECRET"].startswith("arn:aws:secretsmanager:")
     assert plain["RUNYARD_PUBLIC_URL"] == "https://runyard-aws.example.com"
     assert env["RUNYARD_CACHE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "runyard-cache"
+    # Idle connections outlive the ALB's idle timeout (and Go clients' 90 s).
+    assert plain["RUNYARD_KEEP_ALIVE_TIMEOUT"] == "120"
+
+
+def test_keep_alive_follows_a_longer_alb_idle_timeout() -> None:
+    values = load_values(S3_SQS_REDIS)
+    values["ingress"]["alb"]["idleTimeoutSeconds"] = 900
+    container = find(manifests(values), "Deployment")["spec"]["template"]["spec"][
+        "containers"][0]
+    assert _env(container)["RUNYARD_KEEP_ALIVE_TIMEOUT"]["value"] == "905"
 
 
 @pytest.mark.parametrize("fixture", ["default_docs", "aws_docs"])

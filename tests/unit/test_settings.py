@@ -96,3 +96,10 @@ def test_database_urls_are_normalized(given: str, expected: str) -> None:
 def test_unknown_database_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unsupported database 'oracle'"):
         redacted("oracle://u:p@h/db")
+
+
+def test_a_keep_alive_below_one_second_is_refused_at_start(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["server", "--data-dir", str(tmp_path),
+                                      "--keep-alive-timeout", "0"])
+    assert result.exit_code != 0
+    assert "RUNYARD_KEEP_ALIVE_TIMEOUT: must be at least 1" in result.output

@@ -33,7 +33,7 @@ def server(**values: Any) -> None:
                f"database: {redacted(settings.resolved_database_url)})")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
                 log_level=settings.log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10,
+                timeout_graceful_shutdown=10, timeout_keep_alive=settings.keep_alive_timeout,
                 # the client address is the socket's peer; X-Forwarded-For is read by
                 # runyard.api.http.cidr, and only from the trusted_proxies
                 proxy_headers=False)
@@ -47,6 +47,8 @@ def preflight(settings: Settings) -> None:
     from runyard.stores.metadata.sql import schema
     from runyard.stores.metadata.sql.store import SqlMetadataStore
 
+    if settings.keep_alive_timeout < 1:
+        raise ConfigError("RUNYARD_KEEP_ALIVE_TIMEOUT: must be at least 1 (seconds)")
     for name in ("allowed_cidrs", "trusted_proxies"):
         try:
             parse_networks(getattr(settings, name))

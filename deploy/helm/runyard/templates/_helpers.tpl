@@ -163,6 +163,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   value: 0.0.0.0
 - name: RUNYARD_PORT
   value: "8080"
+{{- /* Idle connections outlive the ALB's (and Go clients' 90 s): it closes them first. */}}
+- name: RUNYARD_KEEP_ALIVE_TIMEOUT
+  value: {{ max 120 (add (int .Values.ingress.alb.idleTimeoutSeconds) 5) | toString | quote }}
 {{- if include "runyard.externalDatabase" . }}
 - name: RUNYARD_MIGRATE
   value: {{ (not .Values.migrations.enabled) | toString | quote }}
