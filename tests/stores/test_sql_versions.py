@@ -4,6 +4,7 @@ recover from a lost connection."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -144,3 +145,33 @@ def test_mariadb_reader_connects_with_the_password_from_the_provider(
         store.close()
         with migrated_database.engine.begin() as conn:
             conn.execute(text(f"DROP USER '{user}'@'%'"))
+
+
+def test_mariadb_reader_drops_a_connection_cancelled_mid_query(
+        metadata_store: MetadataStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request cancelled while its query runs (the client went away) leaves an answer
+    unread on the connection: reused, it would hand that answer to the next caller."""
+    if _dialect(metadata_store) not in ("mysql", "mariadb"):
+        pytest.skip("the async driver's reader is MySQL/MariaDB's")
+    first = run(metadata_store, "r1")
+    reader = metadata_store._loop_reader  # type: ignore[attr-defined]
+    statement = reader._statement
+
+    def slow(count: int) -> tuple[str, list[str]]:
+        _sql, names = statement(count)
+        return "SELECT %(project)s, SLEEP(0.5), 7", names
+
+    async def main() -> None:
+        assert await reader.read(ENTITY, PROJECT, ["r1"]) == {"r1": (first.id, 0)}
+        monkeypatch.setattr(reader, "_statement", slow)
+        task = asyncio.ensure_future(reader.read(ENTITY, PROJECT, ["r1"]))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert reader._conn is None
+        assert not reader._busy
+        monkeypatch.setattr(reader, "_statement", statement)
+        assert await reader.read(ENTITY, PROJECT, ["r1"]) == {"r1": (first.id, 0)}
+
+    asyncrun.run(main())

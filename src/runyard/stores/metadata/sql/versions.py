@@ -161,6 +161,9 @@ class LoopReader:
             self._drop()
             self._retry_at = loop.time() + RETRY_AFTER
             return None
+        except BaseException:  # cancelled mid-query: what the connection reads next is unknown
+            self._drop()
+            raise
         finally:
             self._busy = False
 
