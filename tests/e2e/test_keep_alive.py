@@ -18,10 +18,25 @@ REQUEST = b"GET /ready HTTP/1.1\r\nHost: runyard\r\n\r\n"
 
 
 def _ask(sock: socket.socket) -> bytes:
-    """One request on the open connection; the answer's first bytes (b"" when closed)."""
+    """One request on the open connection, and its whole answer (b"" when the server had
+    closed the connection): headers, then as many body bytes as Content-Length says."""
     try:
         sock.sendall(REQUEST)
-        return sock.recv(65536)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            more = sock.recv(65536)
+            if not more:
+                return answer
+            answer += more
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        while len(body) < length:
+            more = sock.recv(65536)
+            if not more:
+                break
+            body += more
+        return head + b"\r\n\r\n" + body
     except (BrokenPipeError, ConnectionResetError):
         return b""
 
