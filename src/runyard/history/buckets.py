@@ -88,18 +88,13 @@ class Entries:
 
     def to_bytes(self) -> bytes:
         """Columns as delta-coded (integers), byte-shuffled little-endian values, compressed;
-        a few entries (a chunk's summary) as plain columns, which cost less."""
-        n = len(self)
-        if n <= _PLAIN_UP_TO:
-            return b"".join(getattr(self, f).astype(
-                "<i8" if f in _INTEGER_FIELDS else "<f8").tobytes() for f in FIELDS)
-        table = np.empty((len(FIELDS), n), np.int64)
+        a few entries (a chunk's summary) as plain columns, which cost less (``pack``)."""
+        table = np.empty((len(FIELDS), len(self)), np.int64)
         for row, name in enumerate(FIELDS):
             column = getattr(self, name)
-            table[row] = column if name in _INTEGER_FIELDS else column.view(np.int64)
-        table[_INTEGER_ROWS] = np.diff(table[_INTEGER_ROWS], axis=1, prepend=np.int64(0))
-        planes = table.astype("<i8").view(np.uint8).reshape(len(FIELDS), n, 8)
-        return _PACKED + zstd.compress(planes.transpose(0, 2, 1).tobytes(), 1)
+            table[row] = column if name in _INTEGER_FIELDS \
+                else np.ascontiguousarray(column, np.float64).view(np.int64)
+        return pack(table[None])[0]
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Entries:
@@ -160,6 +155,21 @@ def tables(payloads: Sequence[bytes]) -> list[I64]:
         for (i, _), one in zip(members, table, strict=True):
             out[i] = one
     return out
+
+
+def pack(tables: I64) -> list[bytes]:
+    """The ``to_bytes`` payloads of many tables of one length, encoded together: ``tables``
+    is (tables, FIELDS, entries), floats as their bit patterns (the inverse of ``tables``)."""
+    count, fields, n = tables.shape
+    if n <= _PLAIN_UP_TO:
+        plain = tables.astype("<i8")
+        return [plain[k].tobytes() for k in range(count)]
+    coded = tables.astype(np.int64)  # a copy: the caller's table stays as it was
+    coded[:, _INTEGER_ROWS, :] = np.diff(tables[:, _INTEGER_ROWS, :], axis=2,
+                                         prepend=np.int64(0))
+    planes = coded.astype("<i8").view(np.uint8).reshape(count, fields, n, 8)
+    planes = planes.transpose(0, 1, 3, 2)
+    return [_PACKED + zstd.compress(planes[k].tobytes(), 1) for k in range(count)]
 
 
 def _nullable(values: F64, keep: npt.NDArray[np.bool_]) -> list[float | None]:

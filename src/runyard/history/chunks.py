@@ -17,8 +17,8 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
-from runyard.history import codec, zstd
-from runyard.history.buckets import _PACKED, _PLAIN_UP_TO, FIELDS, tables
+from runyard.history import codec
+from runyard.history.buckets import FIELDS, pack, tables
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -42,9 +42,9 @@ def payloads(steps: I64, times: F64, matrix: F64, lod_points: int,
     are appended to (or None): such a column's aggregates then follow those in one payload,
     re-encoded whole (they are small; a chart reads them in one piece)."""
     n = matrix.shape[0]
-    summary = _pack(_table(steps, times, matrix, np.zeros(1, np.int64)))
+    summary = pack(_table(steps, times, matrix, np.zeros(1, np.int64)))
     table = _table(steps, times, matrix, np.arange(0, n, max(1, lod_points)))
-    lod = _pack(table)
+    lod = pack(table)
     by_length: dict[int, list[tuple[int, I64]]] = defaultdict(list)
     grown = [k for k, blob in enumerate(earlier_lods) if blob is not None]
     for k, old in zip(grown, tables([cast(bytes, earlier_lods[k]) for k in grown]),
@@ -53,7 +53,7 @@ def payloads(steps: I64, times: F64, matrix: F64, lod_points: int,
     for members in by_length.values():  # usually one: every metric on every line
         columns = [k for k, _ in members]
         joined = np.concatenate([np.stack([old for _, old in members]), table[columns]], axis=2)
-        for k, payload in zip(columns, _pack(joined), strict=True):
+        for k, payload in zip(columns, pack(joined), strict=True):
             lod[k] = payload
     points = _points(steps, times, matrix)
     return [Payloads(s, g, p) for s, g, p in zip(summary, lod, points, strict=True)]
@@ -92,23 +92,6 @@ def _table(steps: I64, times: F64, matrix: F64, starts: I64) -> I64:
             table[:, row, :] = (values if values.dtype == np.int64
                                 else np.ascontiguousarray(values).view(np.int64)).T
     return table
-
-
-_INTEGER = [i for i, name in enumerate(FIELDS)
-            if name in ("first_step", "last_step", "count", "finite")]
-
-
-def _pack(table: I64) -> list[bytes]:
-    """Per column, the bytes ``Entries.to_bytes`` makes of its aggregates."""
-    width, fields, groups = table.shape
-    if groups <= _PLAIN_UP_TO:
-        plain = table.astype("<i8")
-        return [plain[k].tobytes() for k in range(width)]
-    coded = table.copy()
-    coded[:, _INTEGER, :] = np.diff(table[:, _INTEGER, :], axis=2, prepend=np.int64(0))
-    planes = coded.astype("<i8").view(np.uint8).reshape(width, fields, groups, 8)
-    planes = planes.transpose(0, 1, 3, 2)
-    return [_PACKED + zstd.compress(planes[k].tobytes(), 1) for k in range(width)]
 
 
 def _points(steps: I64, times: F64, matrix: F64) -> list[bytes]:
