@@ -186,3 +186,55 @@ def test_a_write_by_another_server_is_sealed_from_what_it_wrote(
             assert_exact(result["a"].to_json(), raw_points(expected, "a"), -(2**63), 2**63, 3)
     finally:
         other.close()
+
+
+def _segment_forms(store: MetadataStore, run_id: int) -> dict[bytes, int]:
+    """How many of the run's segments are stored in each form, by magic."""
+    from sqlalchemy import select
+
+    from runyard.stores.metadata.sql.models import HistorySegment as T
+
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        blobs = conn.execute(select(T.data).where(T.run_id == run_id)).scalars().all()
+    forms: dict[bytes, int] = {}
+    for blob in blobs:
+        forms[bytes(blob[:4])] = forms.get(bytes(blob[:4]), 0) + 1
+    return forms
+
+
+def test_sealed_segments_read_back_exactly_through_resends_and_growth(
+        metadata_store: MetadataStore) -> None:
+    """Segments whose lines are all sealed are stored against their chunks' values
+    (segments.sealed): every read stays byte-exact when later seals grow those chunks,
+    when sealed lines are re-sent (the chunks are rewritten, the segments unsealed
+    first), and for lines whose metrics come and go."""
+    rng = random.Random(21)
+    created = run(metadata_store)
+    model: dict[int, dict[str, Any]] = {}
+
+    def row(line: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"_step": line, "_runtime": line * 0.5,
+                               "loss": rng.gauss(0, 1) * 10 ** rng.randint(-6, 6)}
+        if line % 3:
+            out["acc"] = rng.random()
+        if line % 7 == 0:
+            out["lr"] = 10 ** -rng.randint(1, 9)  # exponent form: kept as digits
+        out["epoch"] = line // 500
+        return out
+
+    def send(offset: int, size: int) -> None:
+        rows = [row(line) for line in range(offset, offset + size)]
+        _send(metadata_store, created.id, offset, rows)
+        model.update(zip(range(offset, offset + size), rows, strict=True))
+
+    send(0, 3 * SEAL_LINES + 300)
+    forms = _segment_forms(metadata_store, created.id)
+    assert forms.get(b"RYS3", 0) >= 1, forms  # sealed: stored against the chunks
+    _check(metadata_store, created.id, model)
+    send(3 * SEAL_LINES + 300, SEAL_LINES)  # the newest chunks grow
+    _check(metadata_store, created.id, model)
+    send(SEAL_LINES + 17, 40)  # sealed lines re-sent: their chunks are rewritten
+    _check(metadata_store, created.id, model)
+    send(4 * SEAL_LINES + 300, 2 * SEAL_LINES)
+    assert _segment_forms(metadata_store, created.id).get(b"RYS3", 0) >= 3
+    _check(metadata_store, created.id, model)

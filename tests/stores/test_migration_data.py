@@ -70,3 +70,42 @@ def test_rows_of_the_first_schema_read_back_after_upgrading(empty_database: str)
         assert runs[0].name == "r1"
     finally:
         store.close()
+
+
+def test_sealed_segments_read_back_after_a_downgrade_to_0007(empty_database: str) -> None:
+    """0008's sealed segments need 0008's code: its downgrade turns them back into the
+    plain digit form, which revision 0007 reads without the chunks."""
+    from runyard.domain.filestream import parse_request
+    from runyard.history import segments
+    from runyard.stores.metadata.sql.series import SEAL_LINES
+
+    engine = create_engine(empty_database)
+    schema.upgrade(engine)
+    store = registry.metadata_store(empty_database)
+    store.open()
+    try:
+        from tests.stores.test_metadata_contract import run as new_run
+
+        run = new_run(store)
+        rows = [json.dumps({"_step": i, "loss": 1 / (i + 3)}) for i in range(3 * SEAL_LINES)]
+        store.apply_stream(run.id, parse_request({"files": {"wandb-history.jsonl": {
+            "offset": 0, "content": rows}}}), T)
+    finally:
+        store.close()
+
+    def forms() -> list[bytes]:
+        with engine.connect() as conn:
+            return sorted(bytes(d[:4]) for d in conn.execute(
+                text("SELECT data FROM history_segments")).scalars())
+
+    try:
+        assert segments.MAGIC_SEALED in forms()
+        schema.downgrade(engine, "0007")
+        assert segments.MAGIC_SEALED not in forms()
+        with engine.connect() as conn:
+            blobs = [bytes(d) for d in conn.execute(text(
+                "SELECT data FROM history_segments ORDER BY start_line")).scalars()]
+        assert [t for blob in blobs for t in segments.texts(blob)] == rows  # no chunks read
+        schema.upgrade(engine)
+    finally:
+        engine.dispose()

@@ -21,11 +21,12 @@ it is.
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
 
-from runyard.history import zstd
+from runyard.history import predict, zstd
 from runyard.history.planes import from_planes, to_planes
 
 #: Stands for a hole in the template (JSON text never holds a raw control character).
@@ -39,13 +40,17 @@ _DIGIT_0 = ord("0")
 
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
-def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int) -> bytes | None:
+def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int,
+           table: Mapping[str, F64] | None = None) -> bytes | None:
     """``data`` = the lines' UTF-8 texts back to back, ``lengths`` their byte lengths.
 
     Returns the compressed form, or None when a text holds the marker byte or no digits
-    (then the plain texts are the better form)."""
+    (then the plain texts are the better form). With ``table`` (per metric, its value on
+    each line), runs are stored as their difference to ``runyard.history.predict``'s
+    guesses from it; None then also when nothing could be guessed."""
     raw = np.frombuffer(data, np.uint8)
     if not len(raw) or (raw == MARK).any():
         return None
@@ -79,6 +84,11 @@ def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int) -> bytes | N
 
     line_of_hole = np.searchsorted(line_ends, hole_starts, side="right")
     per_line = np.bincount(line_of_hole, minlength=len(lengths)).astype(np.int64)
+    if table is not None:
+        guessed = predict.guesses(template, lengths, per_line, widths, values, table)
+        if guessed is None:
+            return None
+        values = values - guessed
     order, groups = _grouping(per_line)
     value_planes, width_planes, flags = _columns(values, widths, per_line, order, groups,
                                                        level)
@@ -92,15 +102,18 @@ def encode(data: bytes, lengths: npt.NDArray[np.int64], level: int) -> bytes | N
     return header + _FRAMES.pack(*map(len, frames)) + b"".join(frames)
 
 
-def decode(payload: bytes | memoryview) -> bytes:
-    """The texts back to back, byte for byte (the caller splits them by their lengths)."""
+def decode(payload: bytes | memoryview, lengths: I64 | None = None,
+           table: Mapping[str, F64] | None = None) -> bytes:
+    """The texts back to back, byte for byte (the caller splits them by their lengths).
+    A payload encoded with a ``table`` needs the same table, and the texts' lengths."""
     try:
-        return _decode(payload)
+        return _decode(payload, lengths, table)
     except (ValueError, IndexError, struct.error):
         raise ValueError("corrupt history texts") from None
 
 
-def _decode(payload: bytes | memoryview) -> bytes:
+def _decode(payload: bytes | memoryview, lengths: I64 | None,
+            table: Mapping[str, F64] | None) -> bytes:
     lines, holes, template_size = _HEADER.unpack_from(payload)
     sizes = _FRAMES.unpack_from(payload, _HEADER.size)
     at = _HEADER.size + _FRAMES.size
@@ -122,6 +135,14 @@ def _decode(payload: bytes | memoryview) -> bytes:
     value_planes = np.frombuffer(b"".join(frames[1:]), np.uint8, holes * 8)
     values, widths = _uncolumns(value_planes, width_planes, flags, per_line, order, groups,
                                  holes)
+    if table is not None:
+        if lengths is None:
+            raise ValueError("guessed runs need the texts' lengths")
+        guessed = predict.guesses(template.tobytes(), lengths, per_line, widths, values,
+                                   table)
+        if guessed is None:
+            raise ValueError("corrupt history texts")
+        values = values + guessed
 
     marks = np.flatnonzero(template == MARK)
     if len(marks) != holes:

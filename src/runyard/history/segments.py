@@ -9,6 +9,8 @@ are read without inflating the texts:
     index    zstd(line-number deltas | step deltas | runtime, timestamp | presence bits)
     texts    zstd(text lengths | UTF-8 texts)                           (RYS1)
              or size, zstd(text lengths), the texts as runyard.history.digits (RYS2)
+             or size, zstd(text lengths), size, keys (a JSON list), the texts as
+             runyard.history.digits stored against guesses from those keys' values (RYS3)
 
 Numeric columns are delta-coded (floats on their bit patterns, so exactly) and
 byte-shuffled (the n-th byte of every value together) before compression, so slowly
@@ -21,12 +23,20 @@ and as columns they cost almost nothing (a line of one metric: 14 bytes become 7
 smaller of the two forms is kept. Long lines are not tried: their numbers are mostly metric
 values, noise that the plain form already stores near its entropy, and the digit columns
 cost time in proportion to the text.
+
+Once a segment's lines are sealed into chunks, which hold every metric's values as floats,
+its digit runs are stored as differences to guesses from those floats (``sealed``,
+runyard.history.predict): the values' noise is then stored once, in the chunks (a line of
+one noisy metric: 7 bytes become under 1). Reading such a segment's texts takes those
+values (``keys_of`` names the metrics); ``unsealed`` turns it back into the plain digit form
+before its chunks change.
 """
 
 from __future__ import annotations
 
+import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +47,8 @@ from runyard.history.planes import from_planes, to_planes
 
 MAGIC = b"RYS1"
 MAGIC_DIGITS = b"RYS2"
+MAGIC_SEALED = b"RYS3"
+_MAGICS = (MAGIC, MAGIC_DIGITS, MAGIC_SEALED)
 #: Segments whose lines average at most this many bytes are also tried as digit columns.
 DIGITS_MAX_LINE = 256
 _SIZE = struct.Struct("<I")
@@ -69,10 +81,17 @@ def _float_sums(deltas: npt.NDArray[np.generic]) -> F64:
         return np.cumsum(deltas, dtype=np.int64).view(np.float64)
 
 
+def short_lines(texts: Sequence[str]) -> bool:
+    """Whether ``texts`` are short enough for the digit forms (RYS2, RYS3) to be tried."""
+    return bool(texts) and sum(map(len, texts)) <= DIGITS_MAX_LINE * len(texts)
+
+
 def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[float | None],
            timestamps: Sequence[float | None], texts: Sequence[str], *,
-           level: int = FAST) -> bytes:
-    """One segment of ``len(texts)`` lines (sorted by line number, no duplicates)."""
+           level: int = FAST, try_digits: bool = True) -> bytes:
+    """One segment of ``len(texts)`` lines (sorted by line number, no duplicates). Without
+    ``try_digits`` only the plain form is made (lines about to be sealed: ``sealed`` tries
+    the digit forms then)."""
     count = len(texts)
     # One table, one numpy pass: line numbers, steps and the two floats' bit patterns,
     # delta-coded along each row (wrapping, so exact).
@@ -94,7 +113,7 @@ def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[flo
     joined = b"".join(encoded)
     packed_texts = zstd.compress(to_planes(lengths) + joined, level)
     magic = MAGIC
-    if count and len(joined) <= DIGITS_MAX_LINE * count:
+    if try_digits and count and len(joined) <= DIGITS_MAX_LINE * count:
         columns = digits.encode(joined, lengths.astype(np.int64), level)
         if columns is not None:
             packed_lengths = zstd.compress(to_planes(lengths), level)
@@ -106,7 +125,7 @@ def encode(line_nos: Sequence[int], steps: Sequence[int], runtimes: Sequence[flo
 
 def _header(payload: bytes) -> tuple[int, int]:
     magic, count, index_length = _HEADER.unpack_from(payload)
-    if magic != MAGIC and magic != MAGIC_DIGITS:
+    if magic not in _MAGICS:
         raise ValueError("not a history segment")
     return int(count), int(index_length)
 
@@ -127,18 +146,94 @@ def positions(payload: bytes) -> Positions:
     return Positions(lines, steps, rt, ts, has_rt.astype(np.bool_), has_ts.astype(np.bool_))
 
 
-def texts(payload: bytes) -> list[str]:
+def _parts(payload: bytes) -> tuple[int, I64, list[str], memoryview]:
+    """A digit-form segment's line count, text lengths, guessed keys, digits payload."""
     count, index_length = _header(payload)
+    view = memoryview(payload)
     start = _HEADER.size + index_length
-    if payload[:4] == MAGIC_DIGITS:
+    (size,) = _SIZE.unpack_from(payload, start)
+    start += _SIZE.size
+    lengths = from_planes(zstd.decompress(view[start:start + size]), "<u4",
+                          count).astype(np.int64)
+    start += size
+    keys: list[str] = []
+    if payload[:4] == MAGIC_SEALED:
         (size,) = _SIZE.unpack_from(payload, start)
         start += _SIZE.size
-        raw_lengths = zstd.decompress(payload[start:start + size])
-        body = digits.decode(memoryview(payload)[start + size:])
+        try:
+            keys = json.loads(bytes(view[start:start + size]))
+        except ValueError:
+            raise ValueError("corrupt history segment") from None
+        start += size
+    return count, lengths, keys, view[start:]
+
+
+def keys_of(payload: bytes) -> list[str]:
+    """The metrics whose values reading this segment's texts takes (none but in RYS3)."""
+    return _parts(payload)[2] if payload[:4] == MAGIC_SEALED else []
+
+
+def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
+           ) -> bytes | None:
+    """``payload`` in the smallest digit form: its runs stored as differences to guesses
+    from ``table`` (per metric, its value on each line, in line order; every line covered)
+    when any are guessed (RYS3), else as they are (RYS2); None when neither is smaller or
+    the lines are long (see ``encode``)."""
+    magic = payload[:4]
+    if magic == MAGIC_DIGITS:
+        count, lengths, _keys, body = _parts(payload)
+        joined = digits.decode(body)
+    elif magic == MAGIC:
+        count, index_length = _header(payload)
+        raw = zstd.decompress(payload[_HEADER.size + index_length:])
+        lengths = from_planes(raw[:count * 4], "<u4", count).astype(np.int64)
+        joined = raw[count * 4:]
+        if len(joined) > DIGITS_MAX_LINE * count:
+            return None
+    else:
+        return None
+    start = _HEADER.size + _header(payload)[1]
+    index = payload[4:start]
+    packed_lengths = zstd.compress(to_planes(lengths.astype("<u4")), level)
+    head = index + _SIZE.pack(len(packed_lengths)) + packed_lengths
+    best = payload
+    columns = digits.encode(joined, lengths, level, table) if table else None
+    if columns is not None:
+        keys = json.dumps(sorted(table)).encode("utf-8")
+        best = min(best, MAGIC_SEALED + head + _SIZE.pack(len(keys)) + keys + columns, key=len)
+    if magic == MAGIC and (columns is None or len(best) * 2 > len(payload)):
+        plain = digits.encode(joined, lengths, level)
+        if plain is not None:
+            best = min(best, MAGIC_DIGITS + head + plain, key=len)
+    return best if best is not payload else None
+
+
+def unsealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT) -> bytes:
+    """A sealed segment back in the plain digit form (``table`` as when it was sealed)."""
+    if payload[:4] != MAGIC_SEALED:
+        return payload
+    count, lengths, _keys, body = _parts(payload)
+    columns = digits.encode(digits.decode(body, lengths, table), lengths, level)
+    if columns is None:
+        raise ValueError("corrupt history segment")
+    start = _HEADER.size + _header(payload)[1]
+    (size,) = _SIZE.unpack_from(payload, start)
+    return MAGIC_DIGITS + payload[4:start + _SIZE.size + size] + columns
+
+
+def texts(payload: bytes, table: Mapping[str, F64] | None = None) -> list[str]:
+    """The lines' texts; a sealed segment (RYS3) needs ``table`` as when it was sealed."""
+    count, index_length = _header(payload)
+    start = _HEADER.size + index_length
+    if payload[:4] in (MAGIC_DIGITS, MAGIC_SEALED):
+        count, lengths, keys, columns = _parts(payload)
+        if keys and table is None:
+            raise ValueError("a sealed history segment is read with its metrics' values")
+        body = digits.decode(columns, lengths, table if keys else None)
     else:
         raw = zstd.decompress(payload[start:])
-        raw_lengths, body = raw[:count * 4], raw[count * 4:]
-    lengths = from_planes(raw_lengths, "<u4", count).astype(np.int64)
+        lengths = from_planes(raw[:count * 4], "<u4", count).astype(np.int64)
+        body = raw[count * 4:]
     ends = np.cumsum(lengths)
     bounds = ends.tolist()
     starts = [0, *bounds[:-1]] if bounds else []

@@ -8,15 +8,17 @@ segments it overlaps: the re-sent line replaces the stored one, as a row update 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from runyard.history import segments
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
+from runyard.stores.metadata.sql import sealed
 from runyard.stores.metadata.sql.models import HistorySegment
 
 #: At most this many lines, and about this many bytes of text, per segment.
@@ -44,18 +46,21 @@ def _pieces(records: Sequence[HistoryRecord]) -> Iterator[Sequence[HistoryRecord
             start, size = i + 1, 0
 
 
-def segment_rows(run_id: int, records: Sequence[HistoryRecord], *, level: int
-                 ) -> list[dict[str, object]]:
-    """Rows of ``history_segments`` holding ``records`` (sorted by line, no duplicates)."""
+def segment_rows(run_id: int, records: Sequence[HistoryRecord], *, level: int,
+                 try_digits: bool = True) -> list[dict[str, object]]:
+    """Rows of ``history_segments`` holding ``records`` (sorted by line, no duplicates);
+    ``try_digits``: see ``segments.encode``."""
     rows: list[dict[str, object]] = []
     for piece in _pieces(records):
         steps = [r.step for r in piece]
+        texts = [r.text for r in piece]
         rows.append({
             "run_id": run_id, "start_line": piece[0].line_no, "end_line": piece[-1].line_no + 1,
             "line_count": len(piece), "min_step": min(steps), "max_step": max(steps),
+            "form": sealed.SEAL if segments.short_lines(texts) else sealed.LEAVE,
             "data": segments.encode([r.line_no for r in piece], steps,
                                     [r.runtime for r in piece], [r.timestamp for r in piece],
-                                    [r.text for r in piece], level=level),
+                                    texts, level=level, try_digits=try_digits),
         })
     return rows
 
@@ -65,13 +70,16 @@ def record_of(line: StreamLine) -> HistoryRecord:
                          line.runtime, line.timestamp, line.text)
 
 
-def write_lines(s: Db, run_id: int, lines: Sequence[StreamLine], known_lines: int) -> None:
-    """Store ``lines``; ``known_lines`` is the run's line count before them."""
+def write_lines(s: Db, run_id: int, lines: Sequence[StreamLine], known_lines: int, *,
+                sealing: bool = False) -> None:
+    """Store ``lines``; ``known_lines`` is the run's line count before them. ``sealing``:
+    the same transaction seals them (they are stored in the plain form, and sealing makes
+    the smaller forms)."""
     latest = {line.line_no: line for line in lines}  # a line twice in a request: the last
     records = [record_of(latest[n]) for n in sorted(latest)]
     if records[0].line_no < known_lines:
         records = _merged(s, run_id, records)
-    rows = segment_rows(run_id, records, level=segments.FAST)
+    rows = segment_rows(run_id, records, level=segments.FAST, try_digits=not sealing)
     s.execute(_INSERT, rows)
 
 
@@ -82,17 +90,19 @@ def _merged(s: Db, run_id: int, records: list[HistoryRecord]) -> list[HistoryRec
         T.run_id == run_id, T.start_line < high, T.end_line > low)).all()
     if not overlapping:
         return records
-    merged = {r.line_no: r for blob in (row[1] for row in overlapping)
-              for r in decode(blob)}
+    merged = {r.line_no: r for records_of in _decoded(s, run_id, [row[1] for row in overlapping])
+              for r in records_of}
     merged.update((r.line_no, r) for r in records)
     s.execute(delete(T).where(T.run_id == run_id,
                               T.start_line.in_([int(row[0]) for row in overlapping])))
     return [merged[n] for n in sorted(merged)]
 
 
-def decode(blob: bytes) -> list[HistoryRecord]:
+def decode(blob: bytes, table: Mapping[str, npt.NDArray[np.float64]] | None = None
+           ) -> list[HistoryRecord]:
+    """A segment's lines; a sealed one's with its metrics' values (runyard...sql.sealed)."""
     where = segments.positions(blob)
-    texts = segments.texts(blob)
+    texts = segments.texts(blob, table)
     runtimes = [float(v) if has else None
                 for v, has in zip(where.runtimes.tolist(), where.has_runtime.tolist(),
                                   strict=True)]
@@ -103,15 +113,19 @@ def decode(blob: bytes) -> list[HistoryRecord]:
         where.line_nos.tolist(), where.steps.tolist(), runtimes, times, texts, strict=True)]
 
 
-def _blobs(s: Db, run_id: int, starts: Sequence[int]) -> Iterator[bytes]:
-    """The segments starting at ``starts``, in that order."""
+def _decoded(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[list[HistoryRecord]]:
+    return [decode(blob, table)
+            for blob, table in zip(blobs, sealed.tables(s, run_id, blobs), strict=True)]
+
+
+def _segments(s: Db, run_id: int, starts: Sequence[int]) -> Iterator[list[HistoryRecord]]:
+    """The lines of the segments starting at ``starts``, segment by segment, in that order."""
     for i in range(0, len(starts), _FETCH):
         part = starts[i:i + _FETCH]
         found = dict(s.execute(select(T.start_line, T.data).where(
             T.run_id == run_id, T.start_line.in_(part))).all())
-        for start in part:
-            if start in found:
-                yield found[start]
+        blobs = [bytes(found[start]) for start in part if start in found]
+        yield from _decoded(s, run_id, blobs)
 
 
 def _step_bounds(min_step: int | None, max_step: int | None) -> tuple[int, int]:
@@ -132,8 +146,8 @@ def read_by_step(s: Session, run_id: int, *, min_step: int | None, max_step: int
     while done < len(metas):
         batch = metas[done:done + _FETCH]
         done += len(batch)
-        for blob in _blobs(s, run_id, [int(start) for start, _ in batch]):
-            found.extend(r for r in decode(blob) if low <= r.step < high
+        for records in _segments(s, run_id, [int(start) for start, _ in batch]):
+            found.extend(r for r in records if low <= r.step < high
                          and all(needle in r.text for needle in contains))
         if len(found) >= limit:
             found.sort(key=lambda r: (r.step, r.line_no))
@@ -157,8 +171,8 @@ def tail(s: Session, run_id: int, count: int) -> list[HistoryRecord]:
             break
         starts.append(int(start))
         total += int(lines)
-    for blob in _blobs(s, run_id, starts[::-1]):
-        out.extend(decode(blob))
+    for records in _segments(s, run_id, starts[::-1]):
+        out.extend(records)
     return out[-count:] if count else []
 
 
@@ -166,7 +180,7 @@ def lines_from(s: Db, run_id: int, first_line: int) -> list[HistoryRecord]:
     """Every line from ``first_line`` on, in line order."""
     starts = [int(v) for v in s.scalars(select(T.start_line).where(
         T.run_id == run_id, T.end_line > first_line).order_by(T.start_line))]
-    return [r for blob in _blobs(s, run_id, starts) for r in decode(blob)
+    return [r for records in _segments(s, run_id, starts) for r in records
             if r.line_no >= first_line]
 
 
@@ -197,7 +211,7 @@ def read_lines(s: Session, run_id: int, line_numbers: Iterable[int]) -> list[His
     at = np.searchsorted(wanted, starts)
     hit = (at < len(wanted)) & (wanted[np.minimum(at, len(wanted) - 1)] < ends)
     chosen = set(wanted.tolist())
-    return [r for blob in _blobs(s, run_id, starts[hit].tolist()) for r in decode(blob)
+    return [r for records in _segments(s, run_id, starts[hit].tolist()) for r in records
             if r.line_no in chosen]
 
 
@@ -218,4 +232,6 @@ def compact(s: Db, run_id: int, first_line: int,
     if len(kept) != lines:  # not the lines those segments hold: leave them as they are
         return
     s.execute(delete(T).where(T.run_id == run_id, T.start_line >= first))
-    s.execute(insert(TABLE), segment_rows(run_id, kept, level=segments.COMPACT))
+    # Sealing follows (sealed.seal): it makes the digit forms.
+    s.execute(insert(TABLE), segment_rows(run_id, kept, level=segments.COMPACT,
+                                          try_digits=False))

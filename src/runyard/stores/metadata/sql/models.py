@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -147,6 +148,9 @@ class HistorySegment(Base):
     line_count: Mapped[int] = mapped_column(Integer())
     min_step: Mapped[int] = mapped_column(BigInteger())
     max_step: Mapped[int] = mapped_column(BigInteger())
+    #: What sealing does with it (runyard.stores.metadata.sql.sealed): LEAVE, SEAL (short
+    #: lines, to be stored against their chunks once all sealed) or SEALED (so stored).
+    form: Mapped[int] = mapped_column(SmallInteger(), default=0, server_default="0")
     data: Mapped[bytes] = mapped_column(Blob)
 
 

@@ -21,6 +21,7 @@ from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
 from runyard.stores.metadata.sql import history
 from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql import sealed as segment_seals
 from runyard.stores.metadata.sql.history import Db
 from runyard.stores.metadata.sql.models import SeriesChunk
 from runyard.stores.metadata.sql.pending import Block, PendingValues
@@ -150,20 +151,28 @@ def _watermark(s: Session, run_id: int) -> int:
     return int(s.scalar(select(m.Run.sealed_lines).where(m.Run.id == run_id)) or 0)
 
 
+def seals(line_count: int, sealed: int) -> bool:
+    """Whether ``after_write`` will seal every line of a run of ``line_count`` lines,
+    ``sealed`` of them sealed (it may also reseal from lower, never seal less)."""
+    return line_count - sealed >= SEAL_LINES
+
+
 def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
                 lowest_line: int, fresh: Sequence[StreamLine], pending: PendingValues) -> int:
     """Keep chunks in step with the lines after history lines from ``lowest_line`` changed
     (``fresh`` are the lines just written; the run now has ``line_count`` lines, those below
     ``sealed`` sealed, and its row will carry ``stamp``). Once SEAL_LINES lines wait, they are
-    sealed into chunks and their segments compacted. The numbers come from memory when this
-    process parsed every waiting line (``pending``), else from the segments. Returns the
-    run's new count of sealed lines."""
+    sealed into chunks, their segments compacted, and the segments whose lines are now all
+    sealed stored against the chunks' values (runyard.stores.metadata.sql.sealed). The
+    numbers come from memory when this process parsed every waiting line (``pending``),
+    else from the segments. Returns the run's new count of sealed lines."""
     was = sealed
     if lowest_line < sealed:  # lines already sealed were written again: reseal from there
         start = s.scalar(select(func.min(SeriesChunk.start_line)).where(
             SeriesChunk.run_id == run_id, SeriesChunk.end_line > lowest_line))
         # A chunk ends at its last line: a gap line filled late may lie before the next.
         sealed = min(int(start), lowest_line) if start is not None else lowest_line
+        segment_seals.unseal(s, run_id, sealed)  # they read the chunks deleted here
         s.execute(delete(SeriesChunk).where(SeriesChunk.run_id == run_id,
                                             SeriesChunk.start_line >= sealed))
     latest = {ln.line_no: ln for ln in fresh if ln.line_no >= sealed}
@@ -172,7 +181,7 @@ def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
         pending.forget(run_id)  # a rewrite or a gap: the segments decide
     else:
         pending.add(run_id, sealed, ordered, stamp)
-    if line_count - sealed >= SEAL_LINES:
+    if seals(line_count, sealed):
         block = pending.block(run_id, sealed, line_count)
         if block is not None:
             for at in range(0, len(block[1]), SEAL_LINES):
@@ -192,6 +201,7 @@ def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
                 _seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
                       parsed[at:end])
             history.compact(s, run_id, sealed, records)
+        segment_seals.seal(s, run_id, sealed, line_count)
         sealed = line_count
     return sealed
 

@@ -83,11 +83,12 @@ def apply_one(conn: Connection, run: RunRow, batch: StreamBatch, now: float,
     if batch.history:
         lines = batch.history
         known = int(run["history_line_count"])
-        history.write_lines(conn, run_id, lines, known)
+        line_count = max(known, max(ln.line_no for ln in lines) + 1)
+        history.write_lines(conn, run_id, lines, known, sealing=series.seals(
+            line_count, int(run["sealed_lines"] or 0)))
         fresh = [ln for ln in lines if ln.line_no >= known]
         if fresh:
             run["history_keys"] = merge_key_stats(run["history_keys"], fresh)
-        line_count = max(known, max(ln.line_no for ln in lines) + 1)
         run["history_line_count"] = line_count
         steps = [ln.step for ln in lines if ln.step is not None]
         if steps:
