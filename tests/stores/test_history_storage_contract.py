@@ -238,3 +238,34 @@ def test_sealed_segments_read_back_exactly_through_resends_and_growth(
     send(4 * SEAL_LINES + 300, 2 * SEAL_LINES)
     assert _segment_forms(metadata_store, created.id).get(b"RYS3", 0) >= 3
     _check(metadata_store, created.id, model)
+
+
+def test_a_read_racing_a_chunk_rewrite_reads_again(metadata_store: MetadataStore,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values read after another transaction rewrote the chunks (possible where each
+    statement sees the newest rows) fail the sealed segment's checksum: the batch is read
+    again, and a lasting mismatch is an error, never other texts."""
+    from runyard.history import segments
+    from runyard.stores.metadata.sql import sealed
+
+    created = run(metadata_store)
+    rows = [{"_step": i, "loss": 1 / (i + 3)} for i in range(2 * SEAL_LINES)]
+    _send(metadata_store, created.id, 0, rows)
+    real = sealed.tables
+    calls = {"n": 0}
+
+    def racing(s: Any, run_id: int, blobs: Any) -> Any:
+        calls["n"] += 1
+        found = real(s, run_id, blobs)
+        if calls["n"] > limit:
+            return found
+        return [None if t is None else {k: v + 1.0 for k, v in t.items()} for t in found]
+
+    monkeypatch.setattr(sealed, "tables", racing)
+    limit = 1
+    got = metadata_store.read_history(created.id, min_step=None, max_step=None, limit=10**6)
+    assert [r.text for r in got] == [json.dumps(r) for r in rows]
+    assert calls["n"] >= 2
+    limit = 10**6
+    with pytest.raises(segments.StaleValues):
+        metadata_store.read_history(created.id, min_step=None, max_step=None, limit=10**6)

@@ -105,3 +105,18 @@ def test_only_digit_form_segments_are_sealed() -> None:
     assert plain[:4] == segments.MAGIC
     assert segments.sealed(plain, {"m1": np.zeros(50)}) is None
     assert segments.sealed(_segment(['{"a":"b"}'] * 10), {"a": np.zeros(10)}) is None
+
+
+def test_other_values_than_sealed_against_are_refused() -> None:
+    """A reader that got chunks rewritten after it read the segment gets StaleValues (and
+    reads again), never other texts."""
+    texts = [f'{{"_step":{i},"loss":{1 / (i + 3)!r}}}' for i in range(500)]
+    table = {"loss": np.array([1 / (i + 3) for i in range(500)])}
+    sealed = segments.sealed(_segment(texts), table)
+    assert sealed is not None
+    other = {"loss": table["loss"].copy()}
+    other["loss"][8] += 1e-9  # 1/11: 17 digits
+    with pytest.raises(segments.StaleValues):
+        segments.texts(sealed, other)
+    with pytest.raises(segments.StaleValues):
+        segments.unsealed(sealed, other)

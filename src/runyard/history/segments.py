@@ -9,8 +9,9 @@ are read without inflating the texts:
     index    zstd(line-number deltas | step deltas | runtime, timestamp | presence bits)
     texts    zstd(text lengths | UTF-8 texts)                           (RYS1)
              or size, zstd(text lengths), the texts as runyard.history.digits (RYS2)
-             or size, zstd(text lengths), size, keys (a JSON list), the texts as
-             runyard.history.digits stored against guesses from those keys' values (RYS3)
+             or size, zstd(text lengths), size, keys (a JSON list), CRC-32 of the texts,
+             the texts as runyard.history.digits stored against guesses from those keys'
+             values (RYS3)
 
 Numeric columns are delta-coded (floats on their bit patterns, so exactly) and
 byte-shuffled (the n-th byte of every value together) before compression, so slowly
@@ -29,13 +30,16 @@ its digit runs are stored as differences to guesses from those floats (``sealed`
 runyard.history.predict): the values' noise is then stored once, in the chunks (a line of
 one noisy metric: 7 bytes become under 1). Reading such a segment's texts takes those
 values (``keys_of`` names the metrics); ``unsealed`` turns it back into the plain digit form
-before its chunks change.
+before its chunks change. The texts' checksum tells a reader whose chunk values are not
+the ones the segment was sealed against (read after another transaction rewrote them):
+it raises ``StaleValues`` instead of returning other texts.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -59,6 +63,10 @@ COMPACT = 1
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+
+
+class StaleValues(ValueError):
+    """A sealed segment read with other values than it was sealed against."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +154,9 @@ def positions(payload: bytes) -> Positions:
     return Positions(lines, steps, rt, ts, has_rt.astype(np.bool_), has_ts.astype(np.bool_))
 
 
-def _parts(payload: bytes) -> tuple[int, I64, list[str], memoryview]:
-    """A digit-form segment's line count, text lengths, guessed keys, digits payload."""
+def _parts(payload: bytes) -> tuple[int, I64, list[str], int, memoryview]:
+    """A digit-form segment's line count, text lengths, guessed keys, the texts' CRC-32
+    (sealed ones), digits payload."""
     count, index_length = _header(payload)
     view = memoryview(payload)
     start = _HEADER.size + index_length
@@ -157,6 +166,7 @@ def _parts(payload: bytes) -> tuple[int, I64, list[str], memoryview]:
                           count).astype(np.int64)
     start += size
     keys: list[str] = []
+    crc = 0
     if payload[:4] == MAGIC_SEALED:
         (size,) = _SIZE.unpack_from(payload, start)
         start += _SIZE.size
@@ -164,13 +174,22 @@ def _parts(payload: bytes) -> tuple[int, I64, list[str], memoryview]:
             keys = json.loads(bytes(view[start:start + size]))
         except ValueError:
             raise ValueError("corrupt history segment") from None
-        start += size
-    return count, lengths, keys, view[start:]
+        (crc,) = _SIZE.unpack_from(payload, start + size)
+        start += size + _SIZE.size
+    return count, lengths, keys, crc, view[start:]
 
 
 def keys_of(payload: bytes) -> list[str]:
     """The metrics whose values reading this segment's texts takes (none but in RYS3)."""
     return _parts(payload)[2] if payload[:4] == MAGIC_SEALED else []
+
+
+def _sealed_texts(payload: bytes, table: Mapping[str, F64]) -> tuple[I64, bytes]:
+    _count, lengths, _keys, crc, columns = _parts(payload)
+    body = digits.decode(columns, lengths, table)
+    if zlib.crc32(body) != crc:
+        raise StaleValues("a sealed history segment read with other values")
+    return lengths, body
 
 
 def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
@@ -181,7 +200,7 @@ def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
     the lines are long (see ``encode``)."""
     magic = payload[:4]
     if magic == MAGIC_DIGITS:
-        count, lengths, _keys, body = _parts(payload)
+        count, lengths, _keys, _crc, body = _parts(payload)
         joined = digits.decode(body)
     elif magic == MAGIC:
         count, index_length = _header(payload)
@@ -200,7 +219,8 @@ def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
     columns = digits.encode(joined, lengths, level, table) if table else None
     if columns is not None:
         keys = json.dumps(sorted(table)).encode("utf-8")
-        best = min(best, MAGIC_SEALED + head + _SIZE.pack(len(keys)) + keys + columns, key=len)
+        best = min(best, MAGIC_SEALED + head + _SIZE.pack(len(keys)) + keys
+                   + _SIZE.pack(zlib.crc32(joined)) + columns, key=len)
     if magic == MAGIC and (columns is None or len(best) * 2 > len(payload)):
         plain = digits.encode(joined, lengths, level)
         if plain is not None:
@@ -212,8 +232,8 @@ def unsealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT) 
     """A sealed segment back in the plain digit form (``table`` as when it was sealed)."""
     if payload[:4] != MAGIC_SEALED:
         return payload
-    count, lengths, _keys, body = _parts(payload)
-    columns = digits.encode(digits.decode(body, lengths, table), lengths, level)
+    lengths, body = _sealed_texts(payload, table)
+    columns = digits.encode(body, lengths, level)
     if columns is None:
         raise ValueError("corrupt history segment")
     start = _HEADER.size + _header(payload)[1]
@@ -225,11 +245,13 @@ def texts(payload: bytes, table: Mapping[str, F64] | None = None) -> list[str]:
     """The lines' texts; a sealed segment (RYS3) needs ``table`` as when it was sealed."""
     count, index_length = _header(payload)
     start = _HEADER.size + index_length
-    if payload[:4] in (MAGIC_DIGITS, MAGIC_SEALED):
-        count, lengths, keys, columns = _parts(payload)
-        if keys and table is None:
+    if payload[:4] == MAGIC_SEALED:
+        if table is None:
             raise ValueError("a sealed history segment is read with its metrics' values")
-        body = digits.decode(columns, lengths, table if keys else None)
+        lengths, body = _sealed_texts(payload, table)
+    elif payload[:4] == MAGIC_DIGITS:
+        count, lengths, _keys, _crc, columns = _parts(payload)
+        body = digits.decode(columns, lengths)
     else:
         raw = zstd.decompress(payload[start:])
         lengths = from_planes(raw[:count * 4], "<u4", count).astype(np.int64)

@@ -118,14 +118,27 @@ def _decoded(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[list[HistoryRec
             for blob, table in zip(blobs, sealed.tables(s, run_id, blobs), strict=True)]
 
 
+#: Reads of a batch of segments: a sealed one read with chunks that another transaction
+#: rewrote in between (PostgreSQL reads each statement's newest rows) is read again.
+_ATTEMPTS = 3
+
+
 def _segments(s: Db, run_id: int, starts: Sequence[int]) -> Iterator[list[HistoryRecord]]:
     """The lines of the segments starting at ``starts``, segment by segment, in that order."""
     for i in range(0, len(starts), _FETCH):
         part = starts[i:i + _FETCH]
-        found = dict(s.execute(select(T.start_line, T.data).where(
-            T.run_id == run_id, T.start_line.in_(part))).all())
-        blobs = [bytes(found[start]) for start in part if start in found]
-        yield from _decoded(s, run_id, blobs)
+        for attempt in range(_ATTEMPTS):
+            found = dict(s.execute(select(T.start_line, T.data).where(
+                T.run_id == run_id, T.start_line.in_(part))).all())
+            blobs = [bytes(found[start]) for start in part if start in found]
+            try:
+                decoded = _decoded(s, run_id, blobs)
+            except segments.StaleValues:
+                if attempt + 1 == _ATTEMPTS:
+                    raise
+                continue
+            break
+        yield from decoded
 
 
 def _step_bounds(min_step: int | None, max_step: int | None) -> tuple[int, int]:

@@ -112,7 +112,8 @@ def tables(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[Table_ | None]:
         for key in keys:
             found = spans[key].lookup(line_nos) if key in spans else None
             if found is None:
-                raise ValueError("a sealed history segment lost its chunks")
+                # Read after another transaction rewrote them, or lost: see _segments.
+                raise segments.StaleValues("a sealed history segment without its values")
             table[key] = found[0]
         out.append(table)
     return out
