@@ -24,7 +24,7 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from runyard.history import codec, segments
@@ -71,11 +71,13 @@ class _Spans:
         return self.values[self.offsets[at] + place], at
 
 
-def _spans(s: Db, run_id: int, low: int, high: int, keys: Iterable[str] | None
+def _spans(s: Db, run_id: int, ranges: Sequence[tuple[int, int]], keys: Iterable[str] | None
            ) -> dict[str, _Spans]:
-    """Per metric (``keys``, or every one), its chunks overlapping lines [low, high)."""
+    """Per metric (``keys``, or every one), its chunks overlapping any of the line
+    ``ranges`` [low, high) (segments read together may lie far apart)."""
     query = select(C.key, C.start_line, C.end_line, C.count, C.points).where(
-        C.run_id == run_id, C.start_line < high, C.end_line > low)
+        C.run_id == run_id, or_(*(and_(C.start_line < high, C.end_line > low)
+                                  for low, high in ranges)))
     if keys is not None:
         query = query.where(C.key.in_(sorted(set(keys))))
     found: dict[str, list[tuple[int, int, int, F64]]] = defaultdict(list)
@@ -100,9 +102,8 @@ def tables(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[Table_ | None]:
         return [None] * len(blobs)
     lines = [segments.positions(blob).line_nos if keys else None
              for blob, keys in zip(blobs, wanted, strict=True)]
-    low = min(int(ln[0]) for ln in lines if ln is not None and len(ln))
-    high = max(int(ln[-1]) for ln in lines if ln is not None and len(ln)) + 1
-    spans = _spans(s, run_id, low, high, {k for keys in wanted for k in keys})
+    ranges = [(int(ln[0]), int(ln[-1]) + 1) for ln in lines if ln is not None and len(ln)]
+    spans = _spans(s, run_id, ranges, {k for keys in wanted for k in keys})
     out: list[Table_ | None] = []
     for keys, line_nos in zip(wanted, lines, strict=True):
         if not keys or line_nos is None:
@@ -129,9 +130,8 @@ def seal(s: Db, run_id: int, after: int, sealed: int) -> None:
         return
     candidates = [(int(start), bytes(blob)) for start, blob in rows]
     where = [segments.positions(blob).line_nos for _, blob in candidates]
-    low = min(int(ln[0]) for ln in where)
-    high = max(int(ln[-1]) for ln in where) + 1
-    spans = _spans(s, run_id, low, high, None)
+    spans = _spans(s, run_id, [(int(ln[0]), int(ln[-1]) + 1) for ln in where if len(ln)],
+                   None)
     changes = []
     for (start, blob), line_nos in zip(candidates, where, strict=True):
         table: dict[str, F64] = {}
