@@ -147,18 +147,11 @@ def guesses(template: bytes, lengths: I64, per_line: I64, widths: I64, values: I
     ends = np.cumsum(shape_lengths)
     if len(ends) and int(ends[-1]) != len(template):
         return None
-    starts = (ends - shape_lengths).tolist()
-    shapes: dict[bytes, list[int]] = {}
-    for line, (a, b) in enumerate(zip(starts, ends.tolist(), strict=True)):
-        members = shapes.get(template[a:b])
-        if members is None:
-            if len(shapes) >= MAX_SHAPES:
-                return None
-            members = shapes[template[a:b]] = []
-        members.append(line)
+    shapes = _shapes(template, ends - shape_lengths, shape_lengths)
+    if shapes is None:
+        return None
     parts: list[tuple[I64, F64, int, I64]] = []
-    for shape, members in shapes.items():
-        lines = np.asarray(members, np.int64)
+    for shape, lines in shapes.items():
         for run, key, role, exponent in fields(shape):
             column = table.get(key)
             if column is not None:
@@ -204,6 +197,34 @@ def _guessed(holes: int, widths: I64, values: I64,
         out[at[put]] = first_run[put].astype(np.int64)
         put = split & (role == FRAC_LOW) & (width <= RUN)
         out[at[put]] = _rounded(rest[put], p_low[put], width[put])
+    return out
+
+
+def _shapes(template: bytes, starts: I64, lengths: I64) -> dict[bytes, I64] | None:
+    """The lines of each distinct line template; None past MAX_SHAPES. The first line's
+    shape, usually every line's, is matched in one pass."""
+    if not len(starts):
+        return {}
+    first = template[:int(lengths[0])]
+    same = lengths == lengths[0]
+    if same.any():
+        raw = np.frombuffer(template, np.uint8)
+        where = np.flatnonzero(same)
+        grid = raw[starts[where][:, None] + np.arange(int(lengths[0]))[None, :]]
+        same[where] = (grid == np.frombuffer(first, np.uint8)[None, :]).all(axis=1)
+    found: dict[bytes, list[int]] = {}
+    rest = np.flatnonzero(~same)
+    for line, a, b in zip(rest.tolist(), starts[rest].tolist(),
+                          (starts[rest] + lengths[rest]).tolist(), strict=True):
+        members = found.get(template[a:b])
+        if members is None:
+            if len(found) >= MAX_SHAPES - 1:
+                return None
+            members = found[template[a:b]] = []
+        members.append(line)
+    out = {first: np.flatnonzero(same)}
+    for shape, members in found.items():
+        out[shape] = np.asarray(members, np.int64)
     return out
 
 
