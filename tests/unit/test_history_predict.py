@@ -16,16 +16,17 @@ from runyard.history import digits, predict, segments
 M = b"\x01"
 
 
-def test_fields_find_top_level_plain_and_small_numbers_only() -> None:
+def test_fields_find_top_level_numbers_only() -> None:
     shape = (b'{"_step":' + M + b',"loss":-' + M + b"." + M + b', "a' + M + b'":' + M
              + b',"s":"x' + M + b'","e":' + M + b"." + M + b"e-" + M + b',"d":{"x":' + M
              + b'},"z" : ' + M + b',"q\\"":' + M + b',"big":' + M + b"e+" + M
              + b',"long":' + M + b"." + M + M + b"}")
     assert predict.fields(shape) == [
-        (0, "_step", predict.INT, -1), (1, "loss", predict.INT, -1),
-        (2, "loss", predict.FRAC, -1), (6, "e", predict.INT, 8), (7, "e", predict.FRAC, 8),
-        (10, "z", predict.INT, -1), (14, "long", predict.INT, -1),
-        (15, "long", predict.FRAC_HIGH, -1), (16, "long", predict.FRAC_LOW, -1)]
+        (0, "_step", predict.INT, -1, 0), (1, "loss", predict.INT, -1, 0),
+        (2, "loss", predict.FRAC, -1, 0), (6, "e", predict.INT, 8, -1),
+        (7, "e", predict.FRAC, 8, -1), (10, "z", predict.INT, -1, 0),
+        (12, "big", predict.INT, 13, 1), (14, "long", predict.INT, -1, 0),
+        (15, "long", predict.FRAC_HIGH, -1, 0), (16, "long", predict.FRAC_LOW, -1, 0)]
 
 
 def _segment(texts: list[str]) -> bytes:
@@ -120,3 +121,28 @@ def test_other_values_than_sealed_against_are_refused() -> None:
         segments.texts(sealed, other)
     with pytest.raises(segments.StaleValues):
         segments.unsealed(sealed, other)
+
+
+def test_keys_in_any_order_as_wandb_core_writes_them() -> None:
+    """wandb-core writes a line's keys in a random order, and clocks with an exponent
+    (``1.7643e+09``): lines then have hundreds of shapes, searched instead of parsed, and
+    keys with digits are told apart by their digits."""
+    rng = random.Random(3)
+    n = 3000
+    table = {"loss": np.array([rng.gauss(1, 0.1) for _ in range(n)]),
+             "lr": np.array([3e-4 * rng.random() ** 4 for _ in range(n)]),
+             "layer1/grad": np.array([rng.random() for _ in range(n)]),
+             "layer2/grad": np.array([-rng.random() for _ in range(n)])}
+    texts = []
+    for i in range(n):
+        items = [f'"{k}":{float(v[i])!r}' for k, v in table.items()]
+        items += [f'"_step":{i}', f'"_timestamp":{(1.7e9 + i * 0.37) / 1e9!r}e+09']
+        rng.shuffle(items)
+        texts.append("{" + ",".join(items) + "}")
+    lines = list(range(n))
+    stamps = [float(f"{(1.7e9 + i * 0.37) / 1e9!r}e+09") for i in lines]
+    plain = segments.encode(lines, lines, [None] * n, stamps, texts, try_digits=False)
+    sealed = segments.sealed(plain, table)
+    assert sealed is not None
+    assert segments.texts(sealed, table) == texts
+    assert len(sealed) * 2 < len(plain)

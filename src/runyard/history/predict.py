@@ -15,13 +15,18 @@ multiply-add, no transcendental functions), and an exact product (Dekker's) wher
 one would round.
 
 Only top-level keys whose name holds no digit or escape, with a value written in plain
-positional notation (``12``, ``-0.5``, ``3.25``) or with a negative exponent
-(``1.25e-07``), are guessed; other runs keep their digits.
+positional notation (``12``, ``-0.5``, ``3.25``) or with an exponent (``1.25e-07``,
+``1.7643e+09``), are guessed; other runs keep their digits. A line's keys may come in any
+order (wandb-core writes them so): lines of few shapes are parsed shape by shape, others
+searched with one regular expression.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -38,13 +43,17 @@ INT, FRAC, FRAC_HIGH, FRAC_LOW = 1, 2, 3, 4
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-Field = tuple[int, str, int, int]  # run index in its line, key, role, exponent run or -1
+#: A guessable run: its index in its line, key, role, the exponent's run (or -1) and sign.
+Field = tuple[int, str, int, int, int]
+Part = tuple[I64, F64, int, I64, I64]  # runs, their values, role, exponent runs and signs
 
 _QUOTE, _BACKSLASH, _COLON, _MINUS, _POINT = 0x22, 0x5C, 0x3A, 0x2D, 0x2E
 _OPEN, _CLOSE = frozenset(b"{["), frozenset(b"}]")
 _SPACE = frozenset(b" \t\r\n")
 _END = frozenset(b",}") | _SPACE
 _EXPONENT = frozenset(b"eE")
+_SIGNS = frozenset(b"+-")
+_DIGITS = re.compile(rb"[0-9]+")
 _SPLIT = 134217729.0  # 2**27 + 1: Veltkamp's split of a double into two halves
 #: Powers of ten as Python's parser rounds them (correctly, the same on every platform;
 #: a libm's pow need not be): exact up to 10**22.
@@ -53,7 +62,8 @@ _POW10 = np.array([float(f"1e{k}") for k in range(309)])
 
 def fields(shape: bytes) -> list[Field]:
     """The guessable runs of one line's template (its text with every digit run replaced
-    by MARK): (run index in the line, key, role, index of the exponent's run or -1)."""
+    by MARK): (run index in the line, key, role, index of the exponent's run or -1, the
+    exponent's sign: -1, 1, or 0 without one)."""
     out: list[Field] = []
     n, i, depth, run = len(shape), 0, 0, 0
     key: str | None = None
@@ -99,7 +109,7 @@ def fields(shape: bytes) -> list[Field]:
 def _value(shape: bytes, i: int, run: int, key: str, out: list[Field]
            ) -> tuple[int, int, bool]:
     """The value starting at ``i`` (after ``key``'s colon). A number in plain or
-    negative-exponent notation (``-12``, ``0.25``, ``1.5e-07``) has its runs noted and the
+    exponent notation (``-12``, ``0.25``, ``1.5e-07``, ``2e+09``) has its runs noted and the
     result is (the index past it, the run count past it, True); anything else gives
     (i, run, False), and the caller scans it as any text."""
     n = len(shape)
@@ -114,19 +124,22 @@ def _value(shape: bytes, i: int, run: int, key: str, out: list[Field]
             fraction, j = fraction + 1, j + 1
         if fraction > 2:
             return i, run, False
-    exponent = -1
+    exponent, sign = -1, 0
     if j < n and shape[j] in _EXPONENT:
-        if j + 2 < n and shape[j + 1] == _MINUS and shape[j + 2] == MARK:
-            exponent, j = run + 1 + fraction, j + 3
-        else:
+        k = j + 1
+        sign = -1 if k < n and shape[k] == _MINUS else 1
+        k += k < n and shape[k] in _SIGNS
+        if k >= n or shape[k] != MARK:
             return i, run, False
+        exponent, j = run + 1 + fraction, k + 1
     if j < n and shape[j] not in _END:
         return i, run, False
-    out.append((run, key, INT, exponent))
+    out.append((run, key, INT, exponent, sign))
     if fraction == 1:
-        out.append((run + 1, key, FRAC, exponent))
+        out.append((run + 1, key, FRAC, exponent, sign))
     elif fraction == 2:
-        out.extend(((run + 1, key, FRAC_HIGH, exponent), (run + 2, key, FRAC_LOW, exponent)))
+        out.extend(((run + 1, key, FRAC_HIGH, exponent, sign),
+                    (run + 2, key, FRAC_LOW, exponent, sign)))
     return j, run + 1 + fraction + (exponent >= 0), True
 
 
@@ -148,38 +161,48 @@ def guesses(template: bytes, lengths: I64, per_line: I64, widths: I64, values: I
     if len(ends) and int(ends[-1]) != len(template):
         return None
     shapes = _shapes(template, ends - shape_lengths, shape_lengths)
-    if shapes is None:
-        return None
-    parts: list[tuple[I64, F64, int, I64]] = []
-    for shape, lines in shapes.items():
-        for run, key, role, exponent in fields(shape):
-            column = table.get(key)
-            if column is not None:
-                parts.append((first[lines] + run, column[lines], role,
-                              first[lines] + exponent if exponent >= 0 else lines * 0 - 1))
+    parts: list[Part] = []
+    if shapes is None:  # keys in any order (wandb-core writes a line's keys so): search them
+        parts = _searched(template, ends, values, widths, table)
+    else:
+        for shape, lines in shapes.items():
+            for run, key, role, exponent, sign in fields(shape):
+                column = table.get(key)
+                if column is not None:
+                    parts.append((first[lines] + run, column[lines], role,
+                                  first[lines] + exponent if exponent >= 0 else lines * 0 - 1,
+                                  np.full(len(lines), sign, np.int64)))
     if not parts:
         return None
     with np.errstate(all="ignore"):  # unusable values are masked out below
         return _guessed(holes, widths, values, parts)
 
 
-def _guessed(holes: int, widths: I64, values: I64,
-             parts: list[tuple[I64, F64, int, I64]]) -> I64:
+def _guessed(holes: int, widths: I64, values: I64, parts: list[Part]) -> I64:
     at = np.concatenate([p[0] for p in parts])
     value = np.abs(np.concatenate([p[1] for p in parts]))
     value = np.where(np.isfinite(value) & (value < 1e18), value, np.inf)
     role = np.concatenate([np.full(len(p[0]), p[2], np.int64) for p in parts])
     exp_at = np.concatenate([p[3] for p in parts])
+    sign = np.concatenate([p[4] for p in parts])
     out = np.zeros(holes, np.int64)
-    # The number as a double-double: |v|, or |v| * 10**e for a mantissa before "e-<e>".
+    # The number as a double-double high + low: |v|, or the mantissa before an exponent:
+    # |v| * 10**e for "e-<e>" (exactly), |v| / 10**e for "e+<e>" (and the division's rest).
     high, low = value, np.zeros(len(value))
     scaled = exp_at >= 0
     if scaled.any():
         power = np.where(scaled, values[np.maximum(exp_at, 0)], 0)
-        usable_power = (power >= 0) & (power <= 308)
-        high, low = _product(np.where(np.isfinite(value), value, 0.0),
-                             _POW10[np.where(usable_power, power, 0)])
-        value = np.where(usable_power & np.isfinite(value), high, np.inf)
+        usable = scaled & (power >= 0) & (power <= 308) & np.isfinite(value)
+        factor = _POW10[np.where(usable, power, 0)]
+        finite = np.where(np.isfinite(value), value, 0.0)
+        times_high, times_low = _product(finite, factor)
+        quotient = finite / factor
+        back_high, back_low = _product(quotient, factor)
+        rest = ((finite - back_high) - back_low) / factor
+        down = sign < 0
+        high = np.where(scaled, np.where(down, times_high, quotient), high)
+        low = np.where(scaled, np.where(down, times_low, rest), low)
+        value = np.where(scaled & ~usable, np.inf, high)
     ok = np.isfinite(value) & (value < 1e18) & np.isfinite(low)
     high, low = np.where(ok, high, 0.0), np.where(ok, low, 0.0)
     whole, frac_high = _floor(high, low)
@@ -198,6 +221,76 @@ def _guessed(holes: int, widths: I64, values: I64,
         put = split & (role == FRAC_LOW) & (width <= RUN)
         out[at[put]] = _rounded(rest[put], p_low[put], width[put])
     return out
+
+
+def _key_forms(keys: Iterable[str]) -> dict[bytes, list[tuple[str, tuple[int, ...],
+                                                                 tuple[int, ...]]]]:
+    """Per template form of a key as JSON writes it (its digit runs as MARK), the keys of
+    that form with their runs' values and widths (``layer1/loss``: ``layer\\x01/loss``, 1, 1).
+    Keys that JSON escapes, or with a run longer than RUN digits, are left out."""
+    forms: dict[bytes, list[tuple[str, tuple[int, ...], tuple[int, ...]]]] = {}
+    for key in keys:
+        text = json.dumps(key, ensure_ascii=False)[1:-1].encode("utf-8")
+        runs = _DIGITS.findall(text)
+        if b"\\" in text or any(len(r) > RUN for r in runs):
+            continue
+        forms.setdefault(_DIGITS.sub(b"\x01", text), []).append(
+            (key, tuple(int(r) for r in runs), tuple(len(r) for r in runs)))
+    return forms
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(forms: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """``"<a key form>": <number>``: the key, then the marks of the integer part, of one or
+    two fraction runs, and an exponent's sign and run."""
+    names = b"|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(b'"(' + names + b')":[ \\t\\r\\n]*-?(\x01)(?:\\.(\x01)(\x01)?)?'
+                      b"(?:[eE]([+-]?)(\x01))?(?=[,}\\s]|\\Z)")
+
+
+def _searched(template: bytes, ends: I64, values: I64, widths: I64, table: Mapping[str, F64]
+              ) -> list[Part]:
+    """The guessable runs of the table's keys wherever they are in the lines (any key
+    order, any number of shapes), found by one regular expression over the template."""
+    forms = _key_forms(table)
+    if not forms:
+        return []
+    found = [(m.start(1), m.group(1), m.start(2), m.start(3), m.start(4), m.start(6),
+              m.group(5))
+             for m in _pattern(tuple(forms)).finditer(template)]
+    if not found:
+        return []
+    marks = np.flatnonzero(np.frombuffer(template, np.uint8) == MARK)
+    where = np.array([(f[0], f[2], f[3], f[4], f[5]) for f in found], np.int64)
+    hole = np.searchsorted(marks, where)  # a mark's position -> its run's index
+    key_hole = hole[:, 0]  # the key's first run, when the key has runs
+    line = np.searchsorted(ends, where[:, 1], side="right")
+    exp_at = np.where(where[:, 4] >= 0, hole[:, 4], -1)
+    names = [f[1] for f in found]
+    signs = np.array([0 if f[6] is None else -1 if f[6] == b"-" else 1 for f in found],
+                     np.int64)
+    parts: list[Part] = []
+    for form, members in forms.items():
+        of_form = np.flatnonzero(np.fromiter((n == form for n in names), np.bool_,
+                                             len(names)))
+        if not len(of_form):
+            continue
+        for key, run_values, run_widths in members:
+            chosen = of_form
+            for j, (value, width) in enumerate(zip(run_values, run_widths, strict=True)):
+                at = key_hole[chosen] + j
+                chosen = chosen[(values[at] == value) & (widths[at] == width)]
+            if not len(chosen):
+                continue
+            column = table[key][line[chosen]]
+            parts.append((hole[chosen, 1], column, INT, exp_at[chosen], signs[chosen]))
+            one = chosen[(where[chosen, 2] >= 0) & (where[chosen, 3] < 0)]
+            two = chosen[where[chosen, 3] >= 0]
+            for rows, index, role in ((one, 2, FRAC), (two, 2, FRAC_HIGH), (two, 3, FRAC_LOW)):
+                if len(rows):
+                    parts.append((hole[rows, index], table[key][line[rows]], role,
+                                   exp_at[rows], signs[rows]))
+    return parts
 
 
 def _shapes(template: bytes, starts: I64, lengths: I64) -> dict[bytes, I64] | None:

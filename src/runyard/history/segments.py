@@ -184,9 +184,19 @@ def keys_of(payload: bytes) -> list[str]:
     return _parts(payload)[2] if payload[:4] == MAGIC_SEALED else []
 
 
-def _sealed_texts(payload: bytes, table: Mapping[str, F64]) -> tuple[I64, bytes]:
-    _count, lengths, _keys, crc, columns = _parts(payload)
-    body = digits.decode(columns, lengths, table)
+def _own_values(payload: bytes) -> dict[str, F64]:
+    """The values a segment holds itself, in its index: every line's step and clocks."""
+    where = positions(payload)
+    return {"_step": where.steps.astype(np.float64),
+            "_runtime": np.where(where.has_runtime, where.runtimes, np.nan),
+            "_timestamp": np.where(where.has_timestamp, where.timestamps, np.nan)}
+
+
+def _sealed_texts(payload: bytes, table: Mapping[str, F64] | None) -> tuple[I64, bytes]:
+    _count, lengths, keys, crc, columns = _parts(payload)
+    if keys and table is None:
+        raise ValueError("a sealed history segment is read with its metrics' values")
+    body = digits.decode(columns, lengths, {**(table or {}), **_own_values(payload)})
     if zlib.crc32(body) != crc:
         raise StaleValues("a sealed history segment read with other values")
     return lengths, body
@@ -196,8 +206,8 @@ def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
            ) -> bytes | None:
     """``payload`` in the smallest digit form: its runs stored as differences to guesses
     from ``table`` (per metric, its value on each line, in line order; every line covered)
-    when any are guessed (RYS3), else as they are (RYS2); None when neither is smaller or
-    the lines are long (see ``encode``)."""
+    and from the segment's own steps and clocks (RYS3), or as they are (RYS2); None when
+    neither is smaller or the lines are long (see ``encode``)."""
     magic = payload[:4]
     if magic == MAGIC_DIGITS:
         count, lengths, _keys, _crc, body = _parts(payload)
@@ -216,7 +226,7 @@ def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
     packed_lengths = zstd.compress(to_planes(lengths.astype("<u4")), level)
     head = index + _SIZE.pack(len(packed_lengths)) + packed_lengths
     best = payload
-    columns = digits.encode(joined, lengths, level, table) if table else None
+    columns = digits.encode(joined, lengths, level, {**table, **_own_values(payload)})
     if columns is not None:
         keys = json.dumps(sorted(table)).encode("utf-8")
         best = min(best, MAGIC_SEALED + head + _SIZE.pack(len(keys)) + keys
@@ -228,7 +238,8 @@ def sealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT
     return best if best is not payload else None
 
 
-def unsealed(payload: bytes, table: Mapping[str, F64], *, level: int = COMPACT) -> bytes:
+def unsealed(payload: bytes, table: Mapping[str, F64] | None, *, level: int = COMPACT
+             ) -> bytes:
     """A sealed segment back in the plain digit form (``table`` as when it was sealed)."""
     if payload[:4] != MAGIC_SEALED:
         return payload
@@ -246,8 +257,6 @@ def texts(payload: bytes, table: Mapping[str, F64] | None = None) -> list[str]:
     count, index_length = _header(payload)
     start = _HEADER.size + index_length
     if payload[:4] == MAGIC_SEALED:
-        if table is None:
-            raise ValueError("a sealed history segment is read with its metrics' values")
         lengths, body = _sealed_texts(payload, table)
     elif payload[:4] == MAGIC_DIGITS:
         count, lengths, _keys, _crc, columns = _parts(payload)
