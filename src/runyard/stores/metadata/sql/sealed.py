@@ -24,7 +24,7 @@ from typing import cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from runyard.history import codec, segments
@@ -71,17 +71,38 @@ class _Spans:
         return self.values[self.offsets[at] + place], at
 
 
-def _spans(s: Db, run_id: int, ranges: Sequence[tuple[int, int]], keys: Iterable[str] | None
+def _merged(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if out and low <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], high))
+        else:
+            out.append((low, high))
+    return out
+
+
+def _spans(s: Db, run_id: int, ranges: Sequence[tuple[int, int]], keys: Iterable[str]
            ) -> dict[str, _Spans]:
-    """Per metric (``keys``, or every one), its chunks overlapping any of the line
-    ``ranges`` [low, high) (segments read together may lie far apart)."""
+    """Per metric of ``keys``, its chunks overlapping any of the line ``ranges``
+    [low, high) (segments read together may lie far apart). Every condition is a range of
+    the primary key (run, key, start line): a metric's chunks never overlap, so of those
+    starting at or before ``low`` only the last can reach into the range."""
+    conditions = []
+    for key in sorted(set(keys)):
+        for low, high in _merged(ranges):
+            before = s.scalar(select(func.max(C.start_line)).where(
+                C.run_id == run_id, C.key == key, C.start_line <= low))
+            conditions.append(and_(C.key == key,
+                                   C.start_line >= (low if before is None else int(before)),
+                                   C.start_line < high))
+    if not conditions:
+        return {}
     query = select(C.key, C.start_line, C.end_line, C.count, C.points).where(
-        C.run_id == run_id, or_(*(and_(C.start_line < high, C.end_line > low)
-                                  for low, high in ranges)))
-    if keys is not None:
-        query = query.where(C.key.in_(sorted(set(keys))))
+        C.run_id == run_id, or_(*conditions))
     found: dict[str, list[tuple[int, int, int, F64]]] = defaultdict(list)
     for key, start, end, count, points in s.execute(query.order_by(C.key, C.start_line)):
+        if int(end) <= min(low for low, _ in ranges):
+            continue  # the last chunk before a range, ending before it
         values = codec.decode(bytes(points))[1]
         if len(values) != int(count):
             raise ValueError("corrupt history chunk")
@@ -121,18 +142,30 @@ def tables(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[Table_ | None]:
     return out
 
 
-def seal(s: Db, run_id: int, after: int, sealed: int) -> None:
+def _from_line(s: Db, run_id: int, line: int) -> int:
+    """The first line of the segment holding ``line`` or the first after it: segments
+    never overlap, so one ending past ``line`` starts there or later (a primary-key bound
+    for queries on end lines, which have no index)."""
+    start = s.scalar(select(func.max(T.start_line)).where(
+        T.run_id == run_id, T.start_line <= line))
+    return int(start) if start is not None else line
+
+
+def seal(s: Db, run_id: int, after: int, sealed: int, keys: Iterable[str]) -> None:
     """Seal the segments of short lines that ``after_write`` has just sealed the last lines
-    of: those ending in (after, sealed]. A segment that no metric's chunks cover is kept in
-    the smaller of its plain and digit forms."""
+    of, those ending in (after, sealed], against the chunks of ``keys`` (the metrics it
+    sealed). A segment that no metric's chunks cover is kept in the smaller of its plain
+    and digit forms."""
     rows = s.execute(select(T.start_line, T.data).where(
-        T.run_id == run_id, T.form == SEAL, T.end_line > after, T.end_line <= sealed)).all()
+        T.run_id == run_id, T.start_line >= _from_line(s, run_id, after),
+        T.start_line < sealed, T.end_line > after, T.end_line <= sealed,
+        T.form == SEAL)).all()
     if not rows:
         return
     candidates = [(int(start), bytes(blob)) for start, blob in rows]
     where = [segments.positions(blob).line_nos for _, blob in candidates]
     spans = _spans(s, run_id, [(int(ln[0]), int(ln[-1]) + 1) for ln in where if len(ln)],
-                   None)
+                   keys)
     changes = []
     for (start, blob), line_nos in zip(candidates, where, strict=True):
         table: dict[str, F64] = {}
@@ -150,7 +183,8 @@ def unseal(s: Db, run_id: int, first_line: int) -> None:
     """Turn the sealed segments holding lines from ``first_line`` on back into the plain
     digit form: their chunks from there on are about to be rewritten."""
     rows = s.execute(select(T.start_line, T.data).where(
-        T.run_id == run_id, T.form == SEALED, T.end_line > first_line)).all()
+        T.run_id == run_id, T.start_line >= _from_line(s, run_id, first_line),
+        T.end_line > first_line, T.form == SEALED)).all()
     if not rows:
         return
     found = [(int(start), bytes(blob)) for start, blob in rows]

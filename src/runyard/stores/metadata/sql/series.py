@@ -183,11 +183,14 @@ def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
         pending.add(run_id, sealed, ordered, stamp)
     if seals(line_count, sealed):
         block = pending.block(run_id, sealed, line_count)
+        keys: set[str] = set()
         if block is not None:
             for at in range(0, len(block[1]), SEAL_LINES):
                 window = slice(at, at + SEAL_LINES)
-                _seal_block(s, run_id, sealed + at, sealed + min(at + SEAL_LINES, len(block[1])),
-                            (block[0], block[1][window], block[2][window], block[3][window]))
+                keys.update(_seal_block(s, run_id, sealed + at,
+                                        sealed + min(at + SEAL_LINES, len(block[1])),
+                                        (block[0], block[1][window], block[2][window],
+                                         block[3][window])))
             history.compact(s, run_id, sealed)
         else:
             if len(latest) == line_count - sealed:  # every waiting line came with this request
@@ -198,19 +201,19 @@ def after_write(s: Db, run_id: int, line_count: int, sealed: int, stamp: int,
             parsed = parse(records, known)
             for at in range(0, len(records), SEAL_LINES):
                 end = min(at + SEAL_LINES, len(records))
-                _seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
-                      parsed[at:end])
+                keys.update(_seal(s, run_id, records[at].line_no, records[end - 1].line_no + 1,
+                                  parsed[at:end]))
             history.compact(s, run_id, sealed, records)
-        segment_seals.seal(s, run_id, sealed, line_count)
+        segment_seals.seal(s, run_id, sealed, line_count, keys)
         sealed = line_count
     return sealed
 
 
-def _seal(s: Db, run_id: int, start: int, end: int, parsed: Parsed) -> None:
+def _seal(s: Db, run_id: int, start: int, end: int, parsed: Parsed) -> list[str]:
+    """Seal lines [start, end) into chunks; returns the metrics sealed."""
     block = _uniform_block(parsed)
     if block is not None:  # the usual log: every metric in every line, all at once
-        _seal_block(s, run_id, start, end, block)
-        return
+        return _seal_block(s, run_id, start, end, block)
     series = _points_by_key(parsed)
     previous = _previous_chunks(s, run_id, start, end, list(series))
     rows: list[dict[str, Any]] = []
@@ -219,19 +222,21 @@ def _seal(s: Db, run_id: int, start: int, end: int, parsed: Parsed) -> None:
                                 value_arr.reshape(-1, 1), [key], previous))
     if rows:
         s.execute(insert(CHUNKS), rows)
+    return list(series)
 
 
-def _seal_block(s: Db, run_id: int, start: int, end: int, block: Block) -> None:
+def _seal_block(s: Db, run_id: int, start: int, end: int, block: Block) -> list[str]:
     keys, steps, times, matrix = block
     columns = [i for i, key in enumerate(keys)
                if not (key.startswith("_") and key != "_runtime") and len(key) <= MAX_KEY_LENGTH]
     if not columns or not len(steps):
-        return
+        return []
     names = [keys[i] for i in columns]
     previous = _previous_chunks(s, run_id, start, end, names)
     s.execute(insert(CHUNKS), _chunk_rows(s, run_id, start, end, steps, times,
                                           np.ascontiguousarray(matrix[:, columns]), names,
                                           previous))
+    return names
 
 
 @dataclass(frozen=True, slots=True)
