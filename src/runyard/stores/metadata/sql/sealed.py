@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -151,18 +151,34 @@ def _from_line(s: Db, run_id: int, line: int) -> int:
     return int(start) if start is not None else line
 
 
+def _with_form(s: Db, run_id: int, form: int, low: int, high: int | None, *where: Any
+               ) -> list[tuple[int, bytes]]:
+    """(start line, blob) of the run's segments of ``form`` starting in [low, high) that
+    match ``where``. The blobs are fetched apart: a database returns a row's blob before it
+    tests the row (InnoDB reads it off-page, SQLite walks its overflow pages to reach a
+    column after it), and most segments in range are of another form."""
+    bounds = [T.run_id == run_id, T.start_line >= low, *where]
+    if high is not None:
+        bounds.append(T.start_line < high)
+    starts = [int(start) for start, found in s.execute(select(T.start_line, T.form).where(
+        *bounds)) if int(found) == form]
+    if not starts:
+        return []
+    return [(int(start), bytes(blob)) for start, blob in s.execute(
+        select(T.start_line, T.data).where(T.run_id == run_id, T.start_line.in_(starts))
+        .order_by(T.start_line))]
+
+
 def seal(s: Db, run_id: int, after: int, sealed: int, keys: Iterable[str]) -> None:
     """Seal the segments of short lines that ``after_write`` has just sealed the last lines
     of, those ending in (after, sealed], against the chunks of ``keys`` (the metrics it
     sealed). A segment that no metric's chunks cover is kept in the smaller of its plain
     and digit forms."""
-    rows = s.execute(select(T.start_line, T.data).where(
-        T.run_id == run_id, T.start_line >= _from_line(s, run_id, after),
-        T.start_line < sealed, T.end_line > after, T.end_line <= sealed,
-        T.form == SEAL)).all()
+    rows = _with_form(s, run_id, SEAL, _from_line(s, run_id, after), sealed,
+                      and_(T.end_line > after, T.end_line <= sealed))
     if not rows:
         return
-    candidates = [(int(start), bytes(blob)) for start, blob in rows]
+    candidates = rows
     where = [segments.positions(blob).line_nos for _, blob in candidates]
     spans = _spans(s, run_id, [(int(ln[0]), int(ln[-1]) + 1) for ln in where if len(ln)],
                    keys)
@@ -182,12 +198,11 @@ def seal(s: Db, run_id: int, after: int, sealed: int, keys: Iterable[str]) -> No
 def unseal(s: Db, run_id: int, first_line: int) -> None:
     """Turn the sealed segments holding lines from ``first_line`` on back into the plain
     digit form: their chunks from there on are about to be rewritten."""
-    rows = s.execute(select(T.start_line, T.data).where(
-        T.run_id == run_id, T.start_line >= _from_line(s, run_id, first_line),
-        T.end_line > first_line, T.form == SEALED)).all()
+    rows = _with_form(s, run_id, SEALED, _from_line(s, run_id, first_line), None,
+                      T.end_line > first_line)
     if not rows:
         return
-    found = [(int(start), bytes(blob)) for start, blob in rows]
+    found = rows
     changes = []
     for (start, blob), table in zip(found, tables(s, run_id, [b for _, b in found]),
                                     strict=True):
