@@ -98,7 +98,7 @@ def _merged(s: Db, run_id: int, records: list[HistoryRecord]) -> list[HistoryRec
     return [merged[n] for n in sorted(merged)]
 
 
-def decode(blob: bytes, table: Mapping[str, npt.NDArray[np.float64]] | None = None
+def _decode(blob: bytes, table: Mapping[str, npt.NDArray[np.float64]] | None = None
            ) -> list[HistoryRecord]:
     """A segment's lines; a sealed one's with its metrics' values (runyard...sql.sealed)."""
     where = segments.positions(blob)
@@ -114,7 +114,7 @@ def decode(blob: bytes, table: Mapping[str, npt.NDArray[np.float64]] | None = No
 
 
 def _decoded(s: Db, run_id: int, blobs: Sequence[bytes]) -> list[list[HistoryRecord]]:
-    return [decode(blob, table)
+    return [_decode(blob, table)
             for blob, table in zip(blobs, sealed.tables(s, run_id, blobs), strict=True)]
 
 

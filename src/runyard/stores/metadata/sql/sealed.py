@@ -100,8 +100,9 @@ def _spans(s: Db, run_id: int, ranges: Sequence[tuple[int, int]], keys: Iterable
     query = select(C.key, C.start_line, C.end_line, C.count, C.points).where(
         C.run_id == run_id, or_(*conditions))
     found: dict[str, list[tuple[int, int, int, F64]]] = defaultdict(list)
+    lowest = min(low for low, _ in ranges)
     for key, start, end, count, points in s.execute(query.order_by(C.key, C.start_line)):
-        if int(end) <= min(low for low, _ in ranges):
+        if int(end) <= lowest:
             continue  # the last chunk before a range, ending before it
         values = codec.decode(bytes(points))[1]
         if len(values) != int(count):
