@@ -1,8 +1,14 @@
-"""Group commit for file_stream: one writer thread applies waiting requests together.
+"""Group commit for file_stream: writer threads apply waiting requests together.
 
 Each request still gets its answer only after the transaction that holds its rows has
 committed, so a 200 still means the rows are stored. Grouping spares a transaction, a
 session and a thread hand-off per request, which is what limits many concurrent streams.
+
+Each run belongs to one writer (by its path), so a run's requests are applied in the order
+they came, and two writers' transactions lock different runs. Several writers keep the
+process busy while a transaction waits on the database: one parses and encodes while
+another's statements or commit are in flight (the database, Zstandard and numpy release the
+interpreter lock while they work).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 
 from runyard.domain.filestream import parse_request
 from runyard.domain.jsonio import decode_json
-from runyard.errors import NotFound, RunyardError, Unavailable
+from runyard.errors import ConfigError, NotFound, RunyardError, Unavailable
 from runyard.stores.metadata.base import MetadataStore, RunRecord, StreamBatch
 
 log = logging.getLogger("runyard.ingest")
@@ -38,43 +44,49 @@ class _Request:
 
 class StreamWriter:
     def __init__(self, store: MetadataStore, resolve: Callable[[RunPath], int | None],
-                 forget: Callable[[RunPath], None]) -> None:
+                 forget: Callable[[RunPath], None], writers: int = 1) -> None:
+        if writers < 1:
+            raise ConfigError("RUNYARD_INGEST_WRITERS must be at least 1")
         self._store = store
         self._resolve = resolve  # run path -> run id (cached), None when there is no such run
         self._forget = forget
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._queues: list[queue.Queue[_Request | None]] = [queue.Queue()
+                                                            for _ in range(writers)]
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._work, name="runyard-stream-writer",
-                                        daemon=True)
-        self._thread.start()
+        for number, waiting in enumerate(self._queues):
+            thread = threading.Thread(target=self._work, args=(waiting,), daemon=True,
+                                      name=f"runyard-stream-writer-{number}")
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
+        for waiting in self._queues:
+            waiting.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads = []
 
     async def submit(self, path: RunPath, raw: bytes) -> tuple[StreamBatch, RunRecord]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[StreamBatch, RunRecord]] = loop.create_future()
-        self._queue.put(_Request(path, raw, loop, future))
+        self._queues[hash(path) % len(self._queues)].put(_Request(path, raw, loop, future))
         return await future
 
-    def _work(self) -> None:
+    def _work(self, waiting: queue.Queue[_Request | None]) -> None:
         while True:
-            first = self._queue.get()
+            first = waiting.get()
             if first is None:
                 return
             group, size = [first], len(first.raw)
             while len(group) < MAX_GROUP_REQUESTS and size < MAX_GROUP_BYTES:
                 try:
-                    item = self._queue.get_nowait()
+                    item = waiting.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
-                    self._queue.put(None)
+                    waiting.put(None)
                     break
                 group.append(item)
                 size += len(item.raw)

@@ -75,7 +75,8 @@ class Runtime:
         self.store = registry.metadata_store_for(settings)
         self.cache = registry.cache(settings.cache_url)
         self.run_ids = RunIds()
-        self.stream_writer = StreamWriter(self.store, self._run_id, self.run_ids.forget)
+        self.stream_writer = StreamWriter(self.store, self._run_id, self.run_ids.forget,
+                                          settings.ingest_writers)
         # Chosen at start: /system-admin may have saved their settings in the database.
         self._blobs: BlobStore | None = None
         self._queue: Queue | None = None

@@ -108,6 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
             "ALB's 60 s): then they close idle connections first. A server that closes first "
             "races the client's next request on that connection, and the client retries it "
             "after a backoff."),
+    Setting("ingest_writers", int, 2,
+            "Threads that write file_stream requests to the database, each for its own share "
+            "of the runs (a run's requests are written in order). While one waits on the "
+            "database, another parses and encodes; with SQLite they take turns writing."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
 )
 
@@ -161,6 +165,7 @@ class Settings:
     max_request_bytes: int = 64 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024 * 1024
     keep_alive_timeout: int = 120
+    ingest_writers: int = 2
     log_level: str = "info"
     #: Names given by CLI flag or environment (they win over values saved at run time).
     explicit: frozenset[str] = field(default=frozenset(), compare=False, repr=False)

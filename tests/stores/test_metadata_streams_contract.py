@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from runyard.domain.filestream import parse_request
 from runyard.errors import NotFound
+from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import (
     SORTABLE_RUN_COLUMNS,
     HistoryRecord,
@@ -224,6 +226,44 @@ def test_a_group_of_requests_is_applied_in_order_in_one_call(
     assert second_b == reread(metadata_store, b.id)
     assert rows(metadata_store, a.id) == list(enumerate(steps([0, 1, 2, 3])))
     assert metadata_store.list_runs(ENTITY, PROJECT, RunQuery(state="preempting"))[1] == 1
+
+
+def test_writers_of_different_runs_run_concurrently_and_lose_nothing(
+        metadata_store: MetadataStore) -> None:
+    """The server's file_stream writers (RUNYARD_INGEST_WRITERS) each apply groups for their
+    own runs at the same time: past the seal size, so they also rewrite chunks side by side
+    (with REPEATABLE READ, InnoDB's gap locks between two runs' chunks deadlocked them)."""
+    store = metadata_store
+    writers, runs_each, requests, per_request = 3, 2, 15, 150  # sealed twice, chunks grown
+    runs = [[run(store, f"w{w}-{r}").id for r in range(runs_each)] for w in range(writers)]
+
+    def texts(run_id: int, offset: int) -> list[str]:
+        return [json.dumps({"_step": n, "loss": run_id + n / 7, "acc": n % 5,
+                            **{f"m{k}": (n * k) % 11 for k in range(30)},
+                            "_runtime": n * 0.25}) for n in range(offset, offset + per_request)]
+
+    start = threading.Barrier(writers)
+
+    def writer(mine: list[int]) -> list[RunRecord | Exception]:
+        start.wait()
+        out: list[RunRecord | Exception] = []
+        for k in range(requests):
+            out.extend(store.apply_streams([
+                (run_id, parse_request({"files": {"wandb-history.jsonl": {
+                    "offset": k * per_request, "content": texts(run_id, k * per_request)}}}))
+                for run_id in mine], T0 + k))
+        return out
+
+    with ThreadPoolExecutor(writers) as pool:
+        results = [r for f in [pool.submit(writer, mine) for mine in runs] for r in f.result()]
+    assert all(isinstance(r, RunRecord) for r in results), results
+    total = requests * per_request
+    for run_id in (r for mine in runs for r in mine):
+        assert rows(store, run_id) == list(enumerate(texts(run_id, 0) + [
+            t for k in range(1, requests) for t in texts(run_id, k * per_request)]))
+        series = store.read_series(run_id, SeriesQuery(keys=["loss", "acc"], buckets=total))
+        assert series["loss"].last.tolist() == [run_id + n / 7 for n in range(total)]
+        assert series["acc"].count.sum() == total
 
 
 def test_overlapping_offsets_keep_the_later_content(metadata_store: MetadataStore) -> None:

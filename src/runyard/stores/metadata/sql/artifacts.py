@@ -446,11 +446,9 @@ class SqlArtifactsMixin:
         lock: AbstractContextManager[Any] = (
             _SQLITE_WRITES if self.url.get_backend_name() == "sqlite"
             else contextlib.nullcontext())
+        # Every backend runs READ COMMITTED (MySQL's is set on its engine, see store.open):
+        # reads in a write see what other writers committed, and no gap locks.
         with lock, self._tx() as s:
-            if self.url.get_backend_name() in ("mysql", "mariadb"):
-                # Reads in a write see what other writers committed (as on PostgreSQL), not
-                # the snapshot REPEATABLE READ would keep; no gap locks either.
-                s.connection(execution_options={"isolation_level": "READ COMMITTED"})
             yield s
 
     def _retrying(self, attempt: Callable[[], T]) -> T:

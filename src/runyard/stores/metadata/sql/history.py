@@ -244,7 +244,10 @@ def compact(s: Db, run_id: int, first_line: int,
     kept = [r for r in records if r.line_no >= first]
     if len(kept) != lines:  # not the lines those segments hold: leave them as they are
         return
-    s.execute(delete(T).where(T.run_id == run_id, T.start_line >= first))
+    # By their keys, not ``start_line >= first``: a range would lock the next run's first
+    # segment too on InnoDB (see upsert.py).
+    s.execute(delete(T).where(T.run_id == run_id,
+                              T.start_line.in_([int(start) for start, _ in metas])))
     # Sealing follows (sealed.seal): it makes the digit forms.
     s.execute(insert(TABLE), segment_rows(run_id, kept, level=segments.COMPACT,
                                           try_digits=False))

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import numpy as np
 import orjson
-from sqlalchemy import Table, case, delete, func, insert, or_, select
+from sqlalchemy import Table, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from runyard.history import chunks, codec
@@ -19,7 +19,7 @@ from runyard.history.buckets import Entries, merge_to
 from runyard.history.parts import join as join_parts
 from runyard.history.query import SeriesQuery
 from runyard.stores.metadata.base import HistoryRecord, StreamLine
-from runyard.stores.metadata.sql import history
+from runyard.stores.metadata.sql import history, upsert
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql import sealed as segment_seals
 from runyard.stores.metadata.sql.history import Db
@@ -218,10 +218,9 @@ def _seal(s: Db, run_id: int, start: int, end: int, parsed: Parsed) -> list[str]
     previous = _previous_chunks(s, run_id, start, end, list(series))
     rows: list[dict[str, Any]] = []
     for key, (step_arr, value_arr, time_arr) in series.items():
-        rows.extend(_chunk_rows(s, run_id, start, end, step_arr, time_arr,
+        rows.extend(_chunk_rows(run_id, start, end, step_arr, time_arr,
                                 value_arr.reshape(-1, 1), [key], previous))
-    if rows:
-        s.execute(insert(CHUNKS), rows)
+    upsert.replace(s, CHUNKS, rows)
     return list(series)
 
 
@@ -233,7 +232,7 @@ def _seal_block(s: Db, run_id: int, start: int, end: int, block: Block) -> list[
         return []
     names = [keys[i] for i in columns]
     previous = _previous_chunks(s, run_id, start, end, names)
-    s.execute(insert(CHUNKS), _chunk_rows(s, run_id, start, end, steps, times,
+    upsert.replace(s, CHUNKS, _chunk_rows(run_id, start, end, steps, times,
                                           np.ascontiguousarray(matrix[:, columns]), names,
                                           previous))
     return names
@@ -273,13 +272,14 @@ def _previous_chunks(s: Db, run_id: int, start: int, end: int, keys: Sequence[st
                              bytes(r[6]), bytes(r[7])) for r in rows}
 
 
-def _chunk_rows(s: Db, run_id: int, start: int, end: int, steps: Any, times: Any,
+def _chunk_rows(run_id: int, start: int, end: int, steps: Any, times: Any,
                 matrix: Any, keys: Sequence[str], previous: Previous) -> list[dict[str, Any]]:
     """Rows for the columns of ``matrix`` (``keys``, lines [start, end)). A key whose
-    ``previous`` chunk takes them in gets one row for both: that chunk's row is deleted
-    here, the new points are appended to its own as a part (runyard.history.parts, nothing
-    re-encoded) and its aggregates re-encoded with the new ones (they are small). A chunk's
-    steps must keep rising across the join: its first and last step bound it."""
+    ``previous`` chunk takes them in gets one row for both, with that chunk's primary key
+    (it replaces it): the new points are appended to its own as a part
+    (runyard.history.parts, nothing re-encoded) and its aggregates re-encoded with the new
+    ones (they are small). A chunk's steps must keep rising across the join: its first and
+    last step bound it."""
     takers = [previous[key] if key in previous and previous[key].last_step <= int(steps[0])
               else None for key in keys]
     payloads = chunks.payloads(steps, times, np.ascontiguousarray(matrix), LOD_POINTS,
@@ -295,17 +295,12 @@ def _chunk_rows(s: Db, run_id: int, start: int, end: int, steps: Any, times: Any
         return rows
     summaries = chunks.merge_summaries([old.summary for _, old, _ in grown],
                                        [new.summary for _, _, new in grown])
-    by_start: dict[int, list[str]] = defaultdict(list)
     for (key, old, new), summary in zip(grown, summaries, strict=True):
-        by_start[old.start_line].append(key)
         rows.append({"run_id": run_id, "key": key, "start_line": old.start_line,
                      "end_line": end, "first_step": old.first_step,
                      "last_step": int(steps[-1]), "count": old.count + len(steps),
                      "summary": summary, "lod": new.lod,
                      "points": join_parts([old.points, new.points])})
-    for first, names in by_start.items():
-        s.execute(delete(CHUNKS).where(CHUNKS.c.run_id == run_id, CHUNKS.c.key.in_(names),
-                                       CHUNKS.c.start_line == first))
     return rows
 
 

@@ -54,6 +54,8 @@ from runyard.stores.metadata.sql.urls import normalize
 from runyard.stores.metadata.sql.users import SqlUsersMixin
 
 _UPSERT_ATTEMPTS = 12
+#: Attempts of a group of file_stream requests that the database chose as a deadlock victim.
+_STREAM_ATTEMPTS = 3
 #: Project names remembered by id (they never change); the map is emptied when full.
 _PROJECT_NAMES = 10_000
 
@@ -90,6 +92,11 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs.update(pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
+        if self.url.get_backend_name() in ("mysql", "mariadb"):
+            # PostgreSQL's default, on every backend: reads in a write see what other writers
+            # committed, and InnoDB takes no gap locks (with REPEATABLE READ, two file_stream
+            # writers deleting chunks of different runs deadlocked on the gap between them).
+            kwargs["isolation_level"] = "READ COMMITTED"
         engine = create_engine(self.url, **kwargs)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
@@ -388,7 +395,19 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
 
     def apply_streams(self, items: Sequence[tuple[int, StreamBatch]], now: float
                       ) -> list[RunRecord | RunyardError]:
-        """Apply a group of requests in one transaction (sql/streams.py: Core, no ORM)."""
+        """Apply a group of requests in one transaction (sql/streams.py: Core, no ORM); run
+        again when the database broke a deadlock by aborting it."""
+        for attempt in range(1, _STREAM_ATTEMPTS + 1):
+            try:
+                return self._apply_streams_once(items, now)
+            except Unavailable as exc:
+                if attempt == _STREAM_ATTEMPTS or not _deadlocked(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.005 * attempt))
+        raise AssertionError("unreachable")
+
+    def _apply_streams_once(self, items: Sequence[tuple[int, StreamBatch]], now: float
+                            ) -> list[RunRecord | RunyardError]:
         with self._write_conn() as conn:
             runs = streams.lock_runs(conn, (run_id for run_id, _ in items))
             session: Session | None = None
@@ -609,9 +628,13 @@ def _connect_with(password: PasswordProvider) -> Callable[..., Any]:
 
 def _retryable(exc: Exception) -> bool:
     """A lost race: a unique-key conflict, or a deadlock the database resolved by aborting
-    us (MySQL/MariaDB 1213, PostgreSQL 40P01/40001); running the transaction again wins."""
-    if isinstance(exc, Conflict):
-        return True
+    us; running the transaction again wins."""
+    return isinstance(exc, Conflict) or _deadlocked(exc)
+
+
+def _deadlocked(exc: Exception) -> bool:
+    """The database aborted us to break a deadlock (MySQL/MariaDB 1213, PostgreSQL
+    40P01/40001)."""
     cause = getattr(exc.__cause__, "orig", None)
     code = getattr(cause, "sqlstate", None) or (cause.args[0] if cause and cause.args else None)
     return code in (1213, "40P01", "40001")

@@ -102,14 +102,14 @@ def apply_one(conn: Connection, run: RunRow, batch: StreamBatch, now: float,
         run["write_token"] = token
         pending.touch(run_id, token)
     if batch.events:
-        replace_lines(conn, EVENTS, run_id, [
+        replace_lines(conn, EVENTS, run_id, int(run["events_line_count"]), [
             {"run_id": run_id, "line_no": ln.line_no, "runtime": ln.runtime,
              "timestamp": ln.timestamp, "data": ln.text}
             for ln in batch.events])
         run["events_line_count"] = max(run["events_line_count"],
                                        max(ln.line_no for ln in batch.events) + 1)
     if batch.console:
-        replace_lines(conn, CONSOLE, run_id, [
+        replace_lines(conn, CONSOLE, run_id, int(run["log_line_count"]), [
             {"run_id": run_id, "line_no": no, "content": json.dumps(content)}
             for no, content in batch.console])
         run["log_line_count"] = max(run["log_line_count"],
@@ -146,12 +146,16 @@ def save(conn: Connection, runs: Iterable[RunRow]) -> None:
         conn.execute(_SAVE, rows)
 
 
-def replace_lines(conn: Connection, table: Table, run_id: int, rows: list[dict[str, Any]]) -> None:
-    """Write lines at their offsets; a line re-sent at a known offset replaces the old one."""
+def replace_lines(conn: Connection, table: Table, run_id: int, known: int,
+                  rows: list[dict[str, Any]]) -> None:
+    """Write lines at their offsets; a line re-sent at a known offset replaces the old one.
+    ``known``: the run's line count (appended lines need no delete, which on InnoDB would
+    also lock the next run's first line)."""
     numbers = [r["line_no"] for r in rows]
     remove, add = _REPLACE[table]
-    conn.execute(remove, {"run_id_": run_id, "low": min(numbers), "high": max(numbers),
-                          "numbers": numbers})
+    if min(numbers) < known:
+        conn.execute(remove, {"run_id_": run_id, "low": min(numbers), "high": max(numbers),
+                              "numbers": numbers})
     conn.execute(add, rows)
 
 
