@@ -85,6 +85,8 @@ class Runtime:
         self._background = False
         self._tasks: list[asyncio.Task[None]] = []
         self._auth_cache: dict[str, tuple[float, UserRecord]] = {}
+        self._auth_locks: dict[str, threading.Lock] = {}
+        self._auth_locks_lock = threading.Lock()
 
     # lifecycle ---------------------------------------------------------------------------
     async def start(self, *, background: bool = True) -> str | None:
@@ -209,11 +211,22 @@ class Runtime:
         return cached[1] if cached and cached[0] > time.monotonic() else None
 
     def authenticate(self, key: str | None) -> UserRecord:
-        """The user behind an API key; Unauthorized when missing or unknown."""
+        """The user behind an API key; Unauthorized when missing or unknown. Requests with
+        the same unknown key wait for one lookup (a client's streams all start at once)."""
         digest = _key_digest(key)
         cached = self._cached(digest)
         if cached is not None:
             return cached
+        with self._auth_locks_lock:
+            lock = self._auth_locks.get(digest)
+            if lock is None:
+                if len(self._auth_locks) > 10_000:
+                    self._auth_locks.clear()
+                lock = self._auth_locks[digest] = threading.Lock()
+        with lock:
+            return self._cached(digest) or self._look_up(digest)
+
+    def _look_up(self, digest: str) -> UserRecord:
         user = self.store.user_for_key(digest)
         if user is None:
             raise Unauthorized("invalid API key")

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import base64
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from runyard.auth.keys import generate_key, hash_key, is_well_formed, key_from_authorization
+from runyard.auth.keys import (
+    generate_key,
+    hash_key,
+    is_well_formed,
+    key_from_authorization,
+    key_hint,
+)
 from runyard.auth.signing import UrlSigner
-from runyard.errors import Forbidden
+from runyard.errors import Forbidden, Unauthorized
+from runyard.stores.metadata.base import UserRecord
+from runyard.stores.metadata.sql import schema
 
 
 def test_generated_keys_pass_the_clients_own_check_and_differ() -> None:
@@ -60,3 +71,33 @@ def test_signed_urls_verify_expire_and_bind_method_and_key() -> None:
 def test_signer_refuses_a_short_secret() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         UrlSigner(b"short", 60)
+
+
+def test_requests_with_one_new_key_share_one_lookup(tmp_path: Path) -> None:
+    """A client's streams start together: one database lookup of their key, not one each."""
+    from runyard.runtime import Runtime
+    from runyard.settings import Settings
+
+    runtime = Runtime(Settings(data_dir=tmp_path))
+    runtime.store.open()
+    try:
+        schema.upgrade(runtime.store.engine)  # type: ignore[attr-defined]
+        key = generate_key()
+        runtime.store.create_user("alice", api_key=(hash_key(key), key_hint(key)))
+        calls: list[str] = []
+        look_up = runtime.store.user_for_key
+
+        def counted(digest: str) -> UserRecord | None:
+            calls.append(digest)
+            time.sleep(0.05)  # a slow database: the others arrive meanwhile
+            return look_up(digest)
+
+        runtime.store.user_for_key = counted  # type: ignore[method-assign]
+        with ThreadPoolExecutor(16) as pool:
+            users = list(pool.map(lambda _: runtime.authenticate(key), range(16)))
+        assert {u.username for u in users} == {"alice"}
+        assert len(calls) == 1
+        with pytest.raises(Unauthorized):
+            runtime.authenticate(generate_key())
+    finally:
+        runtime.store.close()
