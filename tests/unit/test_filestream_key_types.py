@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runyard.domain.filestream import key_types
+from runyard.stores.metadata.base import StreamLine
 
 
 def test_plain_rows_share_one_answer_whatever_their_key_order() -> None:
@@ -26,7 +27,6 @@ def test_other_rows_name_each_type() -> None:
 
 
 def test_pending_values_follow_each_rows_key_order() -> None:
-    from runyard.stores.metadata.base import StreamLine
     from runyard.stores.metadata.sql.pending import PendingValues
 
     def line(no: int, row: dict[str, float]) -> StreamLine:
@@ -42,3 +42,23 @@ def test_pending_values_follow_each_rows_key_order() -> None:
         assert block is not None
         keys, _steps, _times, matrix = block
         assert [[r[k] for k in keys] for r in rows] == matrix.tolist()
+
+
+def test_key_statistics_count_every_line_and_keep_any_key() -> None:
+    """historyKeys statistics across requests, with a key orjson cannot write (a lone
+    surrogate, which only the json fallback parses) and a NaN line."""
+    import json
+
+    from runyard.domain.filestream import parse_request
+    from runyard.stores.metadata.sql.streams import merge_key_stats
+
+    def batch(*rows: str) -> list[StreamLine]:
+        return parse_request({"files": {"wandb-history.jsonl": {
+            "offset": 0, "content": list(rows)}}}).history
+
+    first = merge_key_stats("", batch('{"_step": 0, "loss": 1.5}', '{"_step": 1, "loss": 2}',
+                                      '{"\\ud800k": "x", "loss": NaN}'))
+    again = merge_key_stats(first, batch('{"loss": "high", "\\ud800k": 1}'))
+    assert json.loads(again) == {"_step": {"number": 2}, "loss": {"number": 3, "string": 1},
+                                 "\ud800k": {"string": 1, "number": 1}}
+

@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 
 from runyard.stores.metadata.base import RunRecord, StreamBatch, StreamLine
@@ -161,7 +162,7 @@ def replace_lines(conn: Connection, table: Table, run_id: int, known: int,
 
 def merge_key_stats(raw: str, lines: Sequence[StreamLine]) -> str:
     """The run's historyKeys statistics (key -> type -> lines) with ``lines`` counted."""
-    stats: dict[str, dict[str, int]] = json.loads(raw or "{}")
+    stats: dict[str, dict[str, int]] = series.loads(raw or "{}")  # orjson, else json
     shapes: dict[int, tuple[dict[str, str], int]] = {}
     for line in lines:  # lines of one shape share their key->type dict
         shape, seen = shapes.get(id(line.keys), (line.keys, 0))
@@ -170,7 +171,10 @@ def merge_key_stats(raw: str, lines: Sequence[StreamLine]) -> str:
         for key, type_name in shape.items():
             counts = stats.setdefault(key, {})
             counts[type_name] = counts.get(type_name, 0) + seen
-    return json.dumps(stats, separators=(",", ":"), sort_keys=True)
+    try:
+        return orjson.dumps(stats, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:  # a key that is no valid UTF-8 (a lone surrogate)
+        return json.dumps(stats, separators=(",", ":"), sort_keys=True)
 
 
 def record(values: Mapping[str, Any], entity: str, project: str) -> RunRecord:
