@@ -101,26 +101,24 @@ def _json_object(fname: str, text: str) -> dict[str, Any]:
 
 
 def _stream_lines(fname: str, offset: int, content: list[str]) -> list[StreamLine]:
-    """The lines of one request. Consecutive lines usually have the same keys in the same
-    order (a Python client's dicts): such a line reuses the previous line's key types once
-    its values have the same types, which spares key_types' cache lookup."""
+    """The lines of one request. Consecutive lines usually have the same keys: a line of
+    plain numbers whose keys (in any order) are the previous line's reuses its key types,
+    which spares key_types' cache lookup."""
     lines: list[StreamLine] = []
-    last_order: tuple[str, ...] = ()
-    last_types: tuple[type, ...] = ()
+    last_keys: Any = None  # the keys view of the previous line of plain numbers
     last: tuple[dict[str, str], bool] = ({}, True)
     for i, text in enumerate(content):
         row = _json_object(fname, text)
         step = _finite(row.get("_step"))
         if step is not None and not 0 <= step <= INT64_MAX:
             raise BadRequest(f"{fname}: _step {row.get('_step')!r} is out of range")
-        order = tuple(row)
-        types = tuple(map(type, row.values()))
-        if order == last_order and types == last_types:
+        kinds = set(map(type, row.values()))
+        if kinds <= _PLAIN_TYPES and row.keys() == last_keys:
             keys, plain = last
         else:
-            keys, plain = key_types(row)
-            if dict not in types:  # a media value's type name depends on its content
-                last, last_order, last_types = (keys, plain), order, types
+            keys, plain = key_types(row, kinds)
+            if plain:
+                last, last_keys = (keys, plain), row.keys()
         lines.append(StreamLine(
             line_no=offset + i,
             text=text,
@@ -150,13 +148,14 @@ _MAX_SIGNATURES = 4096
 _PLAIN_TYPES = frozenset({int, float})
 
 
-def key_types(row: dict[str, Any]) -> tuple[dict[str, str], bool]:
+def key_types(row: dict[str, Any], kinds: set[type] | None = None
+              ) -> tuple[dict[str, str], bool]:
     """Each key's type name, and whether every value is a plain number. Rows of a run share
     a few shapes, so the answer is cached: rows of one shape get the same dict (which must
     not be changed). A row of plain numbers is cached by its set of keys, whatever their
     order (wandb-core writes a line's keys in Go's random map order); others by their keys
     and value types in order."""
-    if set(map(type, row.values())) <= _PLAIN_TYPES:
+    if (set(map(type, row.values())) if kinds is None else kinds) <= _PLAIN_TYPES:
         shape = frozenset(row)
         found = _PLAIN_SHAPES.get(shape)
         if found is None:
