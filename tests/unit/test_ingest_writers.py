@@ -47,7 +47,7 @@ def body(offset: int) -> bytes:
 
 def test_each_run_is_written_in_order_by_one_writer_while_writers_overlap() -> None:
     store = RecordingStore()
-    runs, requests = 12, 15
+    runs, requests = 24, 10
     writer = StreamWriter(store,  # type: ignore[arg-type]
                           lambda path: int(path[2]), lambda path: None, writers=3)
     writer.start()
@@ -68,7 +68,9 @@ def test_each_run_is_written_in_order_by_one_writer_while_writers_overlap() -> N
         mine = [(thread, line) for thread, run_id, line in store.applied if run_id == run]
         assert [line for _, line in mine] == list(range(requests))
         assert len({thread for thread, _ in mine}) == 1
-    assert len({thread for thread, _, _ in store.applied}) == 3
+    # Runs go to writers by their path's hash (seeded per process): 24 runs all on one of
+    # 3 writers has odds of 3 in 3**24.
+    assert len({thread for thread, _, _ in store.applied}) >= 2
     assert store.most_active > 1
 
 
