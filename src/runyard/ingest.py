@@ -7,8 +7,8 @@ session and a thread hand-off per request, which is what limits many concurrent 
 Each run belongs to one writer (by its path), so a run's requests are applied in the order
 they came, and two writers' transactions lock different runs. Several writers keep the
 process busy while a transaction waits on the database: one parses and encodes while
-another's statements or commit are in flight (the database, Zstandard and numpy release the
-interpreter lock while they work).
+another's statements or commit are in flight (a thread waiting on its socket releases the
+interpreter lock).
 """
 
 from __future__ import annotations
