@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from runyard.domain.artifacts import LATEST, hex_to_b64, version_index_of
@@ -38,6 +38,7 @@ from runyard.stores.metadata.base import (
     NewArtifact,
 )
 from runyard.stores.metadata.sql import models as m
+from runyard.stores.metadata.sql import races
 
 if TYPE_CHECKING:
     from sqlalchemy import URL
@@ -465,14 +466,7 @@ class SqlArtifactsMixin:
 
 def _lost_race(exc: Exception) -> bool:
     """A unique key another writer took first, or a deadlock the database broke."""
-    cause = exc.__cause__
-    if isinstance(cause, IntegrityError):
-        return True
-    if not isinstance(cause, OperationalError):
-        return False
-    orig = cause.orig
-    code = getattr(orig, "sqlstate", None) or (orig.args[0] if orig and orig.args else None)
-    return code in (1213, "40P01", "40001")  # MySQL deadlock; PostgreSQL deadlock/serialization
+    return isinstance(exc.__cause__, IntegrityError) or races.deadlocked(exc)
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:

@@ -45,7 +45,7 @@ from runyard.stores.metadata.base import (
     StreamBatch,
     UserRecord,
 )
-from runyard.stores.metadata.sql import history, series, streams, versions
+from runyard.stores.metadata.sql import history, races, series, streams, versions
 from runyard.stores.metadata.sql import models as m
 from runyard.stores.metadata.sql.artifacts import SqlArtifactsMixin
 from runyard.stores.metadata.sql.pending import PendingValues
@@ -94,8 +94,8 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             kwargs.update(pool_pre_ping=True, pool_recycle=1800, pool_size=10, max_overflow=20)
         if self.url.get_backend_name() in ("mysql", "mariadb"):
             # PostgreSQL's default, on every backend: reads in a write see what other writers
-            # committed, and InnoDB takes no gap locks (with REPEATABLE READ, two file_stream
-            # writers deleting chunks of different runs deadlocked on the gap between them).
+            # committed, and InnoDB takes no gap locks. (Writers of different runs still
+            # must not delete by part of a key: see upsert.py.)
             kwargs["isolation_level"] = "READ COMMITTED"
         engine = create_engine(self.url, **kwargs)
         if engine.dialect.name == "sqlite":
@@ -401,7 +401,7 @@ class SqlMetadataStore(SqlUsersMixin, SqlArtifactsMixin, SqlRunQueriesMixin,
             try:
                 return self._apply_streams_once(items, now)
             except Unavailable as exc:
-                if attempt == _STREAM_ATTEMPTS or not _deadlocked(exc):
+                if attempt == _STREAM_ATTEMPTS or not races.deadlocked(exc):
                     raise
                 time.sleep(random.uniform(0, 0.005 * attempt))
         raise AssertionError("unreachable")
@@ -629,15 +629,7 @@ def _connect_with(password: PasswordProvider) -> Callable[..., Any]:
 def _retryable(exc: Exception) -> bool:
     """A lost race: a unique-key conflict, or a deadlock the database resolved by aborting
     us; running the transaction again wins."""
-    return isinstance(exc, Conflict) or _deadlocked(exc)
-
-
-def _deadlocked(exc: Exception) -> bool:
-    """The database aborted us to break a deadlock (MySQL/MariaDB 1213, PostgreSQL
-    40P01/40001)."""
-    cause = getattr(exc.__cause__, "orig", None)
-    code = getattr(cause, "sqlstate", None) or (cause.args[0] if cause and cause.args else None)
-    return code in (1213, "40P01", "40001")
+    return isinstance(exc, Conflict) or races.deadlocked(exc)
 
 
 def _is_auth_error(exc: Exception) -> bool:
